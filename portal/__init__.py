@@ -1,0 +1,67 @@
+"""Cadence's web portal: the Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from portal import config as config_module
+from portal.config import ROOT
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app. No migrations, schedulers or queries happen here."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder="static",
+        instance_path=config_module.instance_path().as_posix(),
+        instance_relative_config=False,
+    )
+    app.config.update(config_module.from_environment())
+    if config:
+        app.config.update(config)
+    config_module.finalise(app.config)
+    if app.config.get("INSTANCE_PATH"):
+        app.instance_path = app.config["INSTANCE_PATH"]
+
+    if app.config["TRUSTED_PROXIES"]:
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    from portal import auth_session, errors, security, tenancy
+    from portal.extensions import csrf, db, limiter, login_manager
+
+    db.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    auth_session.init_app(app)
+    tenancy.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    register_blueprints(app)
+    register_template_helpers(app)
+    return app
+
+
+def register_blueprints(app: Flask) -> None:
+    from portal.account import bp as account_bp
+    from portal.admin import bp as admin_bp
+    from portal.auth import bp as auth_bp
+    from portal.health import bp as health_bp
+    from portal.workspace import bp as workspace_bp
+
+    for bp in (auth_bp, account_bp, workspace_bp, admin_bp, health_bp):
+        app.register_blueprint(bp)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from portal import filters
+
+    filters.init_app(app)

@@ -1,0 +1,193 @@
+"""The `cadence` command: a Flask CLI group with Cadence's own commands."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
+
+from portal.config import instance_path
+
+
+def _development_secret() -> None:
+    """In development, a random SECRET_KEY kept under instance/ (never a well-known one)."""
+    if os.environ.get("SECRET_KEY") or os.environ.get("CADENCE_ENV", "").lower() != "development":
+        return
+    path = instance_path() / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    os.environ["SECRET_KEY"] = path.read_text().strip()
+
+
+def _create_app() -> Flask:
+    from portal import create_app
+
+    _development_secret()
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
+             set_debug_flag=False, load_dotenv=False)
+def cli() -> None:
+    """Cadence: daily rhythm for neurosequential plans."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+cli.add_command(shell_command)
+cli.add_command(routes_command)
+
+
+@cli.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@with_appcontext
+def run_command(host: str, port: int, threads: int) -> None:
+    """Serve Cadence (the embedded all-in-one server)."""
+    from waitress import serve
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    click.echo(f"Cadence is running on http://{host}:{port}/  (Ctrl+C to stop)")
+    serve(app, host=host, port=port, threads=threads, ident="Cadence")
+
+
+# --- database -----------------------------------------------------------------------------
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Database migrations."""
+
+
+def alembic_config(url: str | None = None):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    from portal.config import ROOT, migration_database_url
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", (url or migration_database_url()).replace("%", "%%"))
+    cfg.attributes["skip_logging"] = True
+    return cfg
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database (as the table owner: MIGRATION_DATABASE_URL, else DATABASE_URL)."""
+    from alembic import command
+
+    from portal.config import migration_database_url
+
+    _ensure_sqlite_dir(migration_database_url())
+    command.upgrade(alembic_config(), revision)
+    click.echo("Database is up to date.")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Step the schema back to REVISION."""
+    from alembic import command
+
+    command.downgrade(alembic_config(), revision)
+
+
+@db_group.command("check")
+def db_check() -> None:
+    """Fail if the models and the migrations disagree."""
+    from alembic import command
+
+    command.check(alembic_config())
+    click.echo("No drift between models and migrations.")
+
+
+@db_group.command("grant-app-role")
+@click.argument("role")
+def db_grant_app_role(role: str) -> None:
+    """PostgreSQL: give the unprivileged application ROLE the rights it needs, no more."""
+    from sqlalchemy import create_engine
+
+    from portal.config import migration_database_url
+    from tenants.rls import grant_app_role
+
+    engine = create_engine(migration_database_url())
+    try:
+        with engine.begin() as conn:
+            grant_app_role(conn, role)
+    finally:
+        engine.dispose()
+    click.echo(f"Granted {role} its application rights.")
+
+
+# --- people and demo data -------------------------------------------------------------------
+
+
+@cli.command("create-admin")
+@click.option("--org-slug", required=True, help="Short name used in URLs, e.g. riverside.")
+@click.option("--org-name", help="Organisation name (needed when the organisation is new).")
+@click.option("--time-zone", default="Europe/London", show_default=True)
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.password_option(envvar="CADENCE_ADMIN_PASSWORD",
+                       help="Prompted for if not given (or set CADENCE_ADMIN_PASSWORD).")
+@with_appcontext
+def create_admin(org_slug: str, org_name: str | None, time_zone: str, email: str, name: str,
+                 password: str) -> None:
+    """Create an organisation (if new) and an admin for it."""
+    from portal.seed import create_admin as do_create_admin
+    from tenants.errors import ValidationError
+
+    try:
+        message = do_create_admin(org_slug=org_slug, org_name=org_name, time_zone=time_zone,
+                                  email=email, name=name, password=password)
+    except ValidationError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(message)
+
+
+@cli.command("seed-demo")
+@click.option("--slug", default="riverside", show_default=True)
+@click.option("--password", help="Password for every demo account (generated if omitted).")
+@with_appcontext
+def seed_demo(slug: str, password: str | None) -> None:
+    """Create (or refresh) a demo organisation with one account per role."""
+    from portal.seed import demo_password, seed_demo_organisation
+    from tenants.errors import ValidationError
+
+    generated = password is None
+    password = password or demo_password()
+    try:
+        accounts = seed_demo_organisation(slug=slug, password=password)
+    except ValidationError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Demo organisation '{slug}' is ready. Sign in with:")
+    for email, roles in accounts:
+        click.echo(f"  {email:<32} {', '.join(roles)}")
+    shown = password if generated else "(the password you gave)"
+    click.echo(f"  password for all of them: {shown}")
+
+
+def main() -> None:
+    cli(prog_name="cadence")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""WTForms for the portal. Every POST form carries Flask-WTF's CSRF token."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from tenants.roles import ALL_ROLES
+from tenants.validation import PASSWORD_MAX, PASSWORD_MIN, time_zone_choices
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def _role_choices() -> list[tuple[str, str]]:
+    return [(r.value, r.label) for r in ALL_ROLES]
+
+
+def _zone_choices() -> list[tuple[str, str]]:
+    return [(z, z.replace("_", " ")) for z in time_zone_choices()]
+
+
+class ButtonForm(FlaskForm):
+    """A POST button: nothing but the CSRF token."""
+
+
+class SignInForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired("Enter your email address."),
+                                            Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired("Enter your password."),
+                                                     Length(max=PASSWORD_MAX)])
+    next = HiddenField()
+
+
+class ResetRequestForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired("Enter your email address."),
+                                            Length(max=254)])
+
+
+def _new_password_fields(label: str = "New password") -> tuple[PasswordField, PasswordField]:
+    password = PasswordField(
+        label,
+        validators=[
+            DataRequired("Choose a password."),
+            Length(min=PASSWORD_MIN, max=PASSWORD_MAX,
+                   message=f"Use between {PASSWORD_MIN} and {PASSWORD_MAX} characters."),
+        ],
+    )
+    confirm = PasswordField(
+        "Repeat the password",
+        validators=[DataRequired("Repeat the password."),
+                    EqualTo("password", "The two passwords do not match.")],
+    )
+    return password, confirm
+
+
+class ResetPasswordForm(FlaskForm):
+    password, confirm = _new_password_fields()
+
+
+class AcceptInvitationForm(FlaskForm):
+    name = StringField("Your name", validators=[DataRequired("Enter your name."),
+                                                Length(max=200)])
+    password, confirm = _new_password_fields("Choose a password")
+
+
+class ProfileForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired("Enter your name."), Length(max=200)])
+    time_zone = SelectField("Time zone", choices=_zone_choices,
+                            validators=[DataRequired("Choose a time zone.")])
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired("Enter your current password."),
+                                        Length(max=PASSWORD_MAX)]
+    )
+    new_password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired("Choose a new password."),
+            Length(min=PASSWORD_MIN, max=PASSWORD_MAX,
+                   message=f"Use between {PASSWORD_MIN} and {PASSWORD_MAX} characters."),
+        ],
+    )
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[DataRequired("Repeat the new password."),
+                    EqualTo("new_password", "The two passwords do not match.")],
+    )
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired("Enter an email address."),
+                                            Length(max=254)])
+    roles = MultiCheckboxField("Roles", choices=_role_choices,
+                               validators=[DataRequired("Choose at least one role.")])
+
+
+class RolesForm(FlaskForm):
+    roles = MultiCheckboxField("Roles", choices=_role_choices,
+                               validators=[DataRequired("Choose at least one role.")])
+
+
+class OrganisationSettingsForm(FlaskForm):
+    name = StringField("Organisation name",
+                       validators=[DataRequired("Enter the organisation's name."),
+                                   Length(max=200)])
+    time_zone = SelectField("Default time zone", choices=_zone_choices,
+                            validators=[DataRequired("Choose a time zone.")])
+
+
+class AuditFilterForm(FlaskForm):
+    """GET filters for the audit trail; no CSRF (it changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    action = SelectField("Action", choices=[("", "Any action")], validators=[Optional()],
+                         validate_choice=True)
+    actor = StringField("Person (email contains)", validators=[Optional(), Length(max=254)])
+    since = StringField("From (YYYY-MM-DD)", validators=[Optional(), Length(max=10)])
+    until = StringField("To (YYYY-MM-DD)", validators=[Optional(), Length(max=10)])

@@ -1,0 +1,49 @@
+"""Small helpers shared by the portal's views."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import current_app, url_for
+from flask_wtf import FlaskForm
+
+from tasks.channels.email import Mailer
+from tenants.errors import ValidationError
+
+
+def field_error(form: FlaskForm, exc: ValidationError, default_field: str | None = None) -> None:
+    """Show a domain validation message next to its field (or at the form's top)."""
+    name = exc.field or default_field
+    field = getattr(form, name, None) if name else None
+    if field is not None and hasattr(field, "errors"):
+        field.errors = [*list(field.errors), exc.message]
+    else:
+        form.form_errors.append(exc.message)
+
+
+def external_url(endpoint: str, **values: object) -> str:
+    public = current_app.config.get("PUBLIC_URL")
+    if public:
+        return public + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
+
+
+def mailer() -> Mailer:
+    return Mailer(
+        sender=current_app.config["MAIL_FROM"],
+        smtp_url=current_app.config.get("SMTP_URL"),
+        outbox_dir=Path(current_app.config["INSTANCE_PATH"]) / "outbox",
+    )
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths are followed after sign-in."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target:
+        return None
+    return target

@@ -1,0 +1,40 @@
+"""CLI glue for seeding: opens the unit of work, commits, finds the demo password."""
+
+from __future__ import annotations
+
+import secrets
+
+from portal.config import instance_path
+from portal.extensions import db
+from tenants import demo
+
+
+def demo_password() -> str:
+    """The demo password kept under instance/, made once, so it stays valid across re-seeds."""
+    path = instance_path() / "demo-password"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(9))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def seed_demo_organisation(*, slug: str, password: str) -> list[tuple[str, list[str]]]:
+    try:
+        _, made = demo.seed_demo_organisation(db.session, slug=slug, password=password)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return made
+
+
+def create_admin(**kwargs: str | None) -> str:
+    try:
+        org, user, created = demo.create_admin(db.session, **kwargs)  # type: ignore[arg-type]
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    what = "created" if created else "existing"
+    return f"{user.email} is an admin of {org.name} ({what} organisation, /o/{org.slug}/)."

@@ -1,0 +1,1 @@
+"""Cadence domain core: children, plans, routines, occurrences, logs, adherence."""

@@ -1,0 +1,1 @@
+"""Domain models of the routines core; one module per aggregate as they arrive."""

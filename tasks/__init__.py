@@ -1,0 +1,1 @@
+"""Background work: Celery app, tasks, notification channels, the scheduler."""

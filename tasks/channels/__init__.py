@@ -1,0 +1,1 @@
+"""Notification channels: how a message leaves Cadence."""

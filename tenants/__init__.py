@@ -1,0 +1,1 @@
+"""Cadence's database foundation and tenancy: organisations, people, memberships, audit."""

@@ -1,0 +1,17 @@
+"""All tenancy models; importing this package registers them on Base.metadata."""
+
+from tenants.models.audit import AuditEvent
+from tenants.models.invitation import Invitation
+from tenants.models.membership import Membership, MembershipRole
+from tenants.models.organisation import Organisation
+from tenants.models.user import User, UserSession
+
+__all__ = [
+    "AuditEvent",
+    "Invitation",
+    "Membership",
+    "MembershipRole",
+    "Organisation",
+    "User",
+    "UserSession",
+]
