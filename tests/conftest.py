@@ -1,0 +1,207 @@
+"""Shared fixtures: one migrated database per run (SQLite or PostgreSQL, chosen with
+--db), each test inside an outer transaction that is rolled back, real Redis for the
+rate-limit storage, and two organisations for isolation checks."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tenants.passwords import use_fast_hashing_for_tests
+from tests import services
+
+use_fast_hashing_for_tests()
+
+PASSWORD = "correct horse battery"
+SECRET = "test-secret-" + "x" * 40
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db", choices=["sqlite", "postgres"],
+        default=os.environ.get("CADENCE_TEST_DB", "sqlite"),
+        help="database the suite runs against (default sqlite)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.pop("DATABASE_URL", None)
+    os.environ.pop("REDIS_URL", None)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"cadence database: {config.getoption('--db')}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--db") == "postgres":
+        return
+    skip = pytest.mark.skip(reason="PostgreSQL-only check; runs in the --db=postgres pass")
+    for item in items:
+        if "postgres_only" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def db_kind(request: pytest.FixtureRequest) -> str:
+    return request.config.getoption("--db")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    try:
+        return services.redis_url()
+    except Exception as exc:  # noqa: BLE001
+        if services.services_required():
+            raise
+        pytest.skip(f"no Redis available: {exc}")
+
+
+@pytest.fixture(scope="session")
+def provisioned(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
+    services.ProvisionedDatabase
+]:
+    database = services.provision(db_kind, tmp_path_factory.mktemp("db"))
+    yield database
+    database.drop()
+
+
+def make_test_app(database_url: str, instance: Path, redis_url: str, **extra: object) -> Flask:
+    from portal import create_app
+
+    config: dict[str, object] = {
+        "TESTING": True,
+        "SECRET_KEY": SECRET,
+        "DATABASE_URL": database_url,
+        "INSTANCE_PATH": str(instance),
+        "SESSION_COOKIE_SECURE": False,
+        "RATELIMIT_STORAGE_URI": redis_url,
+        "RATELIMIT_KEY_PREFIX": f"cadence-test-{uuid.uuid4().hex[:8]}",
+        "SMTP_URL": None,
+        "REDIS_URL": None,
+        "PUBLIC_URL": None,
+    }
+    config.update(extra)
+    return create_app(config)
+
+
+@pytest.fixture(scope="session")
+def app(provisioned: services.ProvisionedDatabase, redis_url: str,
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    application = make_test_app(provisioned.app_url, tmp_path_factory.mktemp("instance"),
+                                redis_url)
+    yield application
+    application.extensions["cadence.db"].dispose()
+
+
+@pytest.fixture(autouse=True)
+def _reset_limits(request: pytest.FixtureRequest) -> None:
+    if "app" in request.fixturenames:
+        from portal.extensions import limiter
+
+        app = request.getfixturevalue("app")
+        with app.app_context():
+            limiter.reset()
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[object]:
+    """The app's scoped session, bound to one connection whose transaction is rolled back."""
+    database = app.extensions["cadence.db"]
+    database.session.remove()
+    connection = database.engine.connect()
+    transaction = connection.begin()
+    database.session.configure(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield database.session
+    finally:
+        database.session.remove()
+        transaction.rollback()
+        connection.close()
+        database.session.configure(bind=database.engine, join_transaction_mode="conservative_savepoint")
+        from tenants.context import clear_tenant
+
+        clear_tenant()
+
+
+@pytest.fixture
+def client(app: Flask, db: object) -> FlaskClient:
+    return app.test_client()
+
+
+# --- people and organisations ------------------------------------------------------------
+
+
+@dataclass
+class Org:
+    org: object
+    admin: object
+    clinician: object
+    carer: object
+    teacher: object
+
+    @property
+    def id(self) -> int:
+        return self.org.id  # type: ignore[attr-defined]
+
+    @property
+    def slug(self) -> str:
+        return self.org.slug  # type: ignore[attr-defined]
+
+
+def make_org(session, slug: str) -> Org:  # type: ignore[no-untyped-def]
+    from tenants import accounts, organisations
+    from tenants.context import tenant_context
+
+    org = organisations.create_organisation(session, slug=slug, name=f"{slug.title()} Services",
+                                            time_zone="Europe/London")
+    people = {}
+    with tenant_context(org.id):
+        for role in ("admin", "clinician", "carer", "teacher"):
+            user = accounts.create_user(session, email=f"{role}@{slug}.example", name=f"{slug} {role}",
+                                        password=PASSWORD)
+            organisations.add_member(session, user, [role])
+            people[role] = user
+    session.commit()
+    return Org(org=org, **people)
+
+
+@pytest.fixture
+def orgs(db) -> tuple[Org, Org]:  # type: ignore[no-untyped-def]
+    """Two organisations, alpha and beta, each with an admin, clinician, carer and teacher."""
+    return make_org(db, "alpha"), make_org(db, "beta")
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def csrf_token(client: FlaskClient, path: str = "/auth/sign-in") -> str:
+    response = client.get(path)
+    return csrf_from(response.get_data(as_text=True))
+
+
+def sign_in(client: FlaskClient, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    token = csrf_token(client, "/auth/sign-in")
+    return client.post("/auth/sign-in", data={"email": email, "password": password,
+                                              "csrf_token": token})
+
+
+def post_form(client: FlaskClient, path: str, data: dict | None = None, *,  # type: ignore[no-untyped-def]
+              token_from: str | None = None):
+    """POST a form the way a browser does: with the CSRF token of a page it loaded."""
+    token = csrf_token(client, token_from or path)
+    return client.post(path, data={**(data or {}), "csrf_token": token})
