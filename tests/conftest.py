@@ -42,12 +42,31 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # PostgreSQL-only checks belong to the --db=postgres pass: deselected, not skipped, here.
     if config.getoption("--db") == "postgres":
         return
-    skip = pytest.mark.skip(reason="PostgreSQL-only check; runs in the --db=postgres pass")
-    for item in items:
-        if "postgres_only" in item.keywords:
-            item.add_marker(skip)
+    keep = [item for item in items if "postgres_only" not in item.keywords]
+    dropped = [item for item in items if "postgres_only" in item.keywords]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # In CI every test that needs PostgreSQL, Redis, SMTP or the browser must run.
+    if _skipped and services.services_required() and exitstatus == 0:
+        session.exitstatus = 1
+        print(f"\nFAILED: {len(_skipped)} test(s) skipped while services are required:")
+        for nodeid in _skipped:
+            print(f"  {nodeid}")
 
 
 @pytest.fixture(scope="session")
@@ -126,7 +145,9 @@ def db(app: Flask) -> Iterator[object]:
         database.session.remove()
         transaction.rollback()
         connection.close()
-        database.session.configure(bind=database.engine, join_transaction_mode="conservative_savepoint")
+        database.session.configure(
+            bind=database.engine, join_transaction_mode="conservative_savepoint"
+        )
         from tenants.context import clear_tenant
 
         clear_tenant()
@@ -166,8 +187,9 @@ def make_org(session, slug: str) -> Org:  # type: ignore[no-untyped-def]
     people = {}
     with tenant_context(org.id):
         for role in ("admin", "clinician", "carer", "teacher"):
-            user = accounts.create_user(session, email=f"{role}@{slug}.example", name=f"{slug} {role}",
-                                        password=PASSWORD)
+            user = accounts.create_user(
+                session, email=f"{role}@{slug}.example", name=f"{slug} {role}", password=PASSWORD
+            )
             organisations.add_member(session, user, [role])
             people[role] = user
     session.commit()

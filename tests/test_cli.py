@@ -1,0 +1,95 @@
+"""The `cadence` command: seed-demo is repeatable, create-admin makes a working admin."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
+from portal.cli import cli
+from tenants import accounts
+from tenants.context import cross_tenant
+from tenants.models import Membership, Organisation, User
+from tests import services
+
+
+@pytest.fixture
+def fresh(db_kind, tmp_path):  # type: ignore[no-untyped-def]
+    database = services.provision(db_kind, tmp_path)
+    yield database
+    database.drop()
+
+
+def _invoke(fresh, tmp_path, *args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+    env = {"DATABASE_URL": fresh.app_url, "CADENCE_ENV": "development",
+           "CADENCE_INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": "s" * 40}
+    return CliRunner().invoke(cli, list(args), env=env, input=input, catch_exceptions=False)
+
+
+def _counts(url: str) -> tuple[int, int, int]:
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session, cross_tenant("test counts"):
+            return (
+                session.scalar(select(func.count(Organisation.id))) or 0,
+                session.scalar(select(func.count(User.id))) or 0,
+                session.scalar(select(func.count(Membership.id))) or 0,
+            )
+    finally:
+        engine.dispose()
+
+
+def test_seed_demo_twice_is_harmless(fresh, tmp_path):  # type: ignore[no-untyped-def]
+    first = _invoke(fresh, tmp_path, "seed-demo", "--slug", "riverside")
+    assert first.exit_code == 0, first.output
+    assert "admin@riverside.example" in first.output
+    assert "teacher@riverside.example" in first.output
+    password = first.output.rsplit("password for all of them: ", 1)[1].strip()
+    assert len(password) >= 10
+    second = _invoke(fresh, tmp_path, "seed-demo", "--slug", "riverside")
+    assert second.exit_code == 0, second.output
+    assert second.output.rsplit("password for all of them: ", 1)[1].strip() == password
+    assert _counts(fresh.app_url) == (1, 5, 5)
+    engine = create_engine(fresh.app_url)
+    try:
+        with Session(engine) as session:
+            user = accounts.authenticate(session, "carer2@riverside.example", password, None)
+            assert user is not None
+            session.rollback()
+    finally:
+        engine.dispose()
+
+
+def test_seed_demo_with_given_password(fresh, tmp_path):  # type: ignore[no-untyped-def]
+    result = _invoke(fresh, tmp_path, "seed-demo", "--slug", "hillside", "--password",
+                     "a demo password")
+    assert result.exit_code == 0, result.output
+    assert "a demo password" not in result.output
+    assert "clinician@hillside.example" in result.output
+
+
+def test_create_admin_for_a_new_organisation(fresh, tmp_path):  # type: ignore[no-untyped-def]
+    result = _invoke(fresh, tmp_path, "create-admin", "--org-slug", "northfield", "--org-name",
+                     "Northfield Fostering", "--email", "Head@Northfield.example", "--name",
+                     "Morgan Lee", "--password", "a long admin password")
+    assert result.exit_code == 0, result.output
+    assert "head@northfield.example is an admin of Northfield Fostering" in result.output
+    assert _counts(fresh.app_url) == (1, 1, 1)
+
+
+def test_create_admin_needs_a_name_for_a_new_organisation(fresh, tmp_path):  # type: ignore[no-untyped-def]
+    result = _invoke(fresh, tmp_path, "create-admin", "--org-slug", "nowhere", "--email",
+                     "a@nowhere.example", "--name", "A", "--password", "a long admin password")
+    assert result.exit_code != 0
+    assert "--org-name" in result.output
+    assert _counts(fresh.app_url) == (0, 0, 0)
+
+
+def test_create_admin_rejects_a_short_password(fresh, tmp_path):  # type: ignore[no-untyped-def]
+    result = _invoke(fresh, tmp_path, "create-admin", "--org-slug", "eastgate", "--org-name",
+                     "Eastgate", "--email", "a@eastgate.example", "--name", "A", "--password",
+                     "short")
+    assert result.exit_code != 0
+    assert "at least 10 characters" in result.output
+    assert _counts(fresh.app_url) == (0, 0, 0)
