@@ -35,6 +35,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     from portal import auth_session, errors, security, tenancy
+    from portal.converters import ObjectIdConverter
+
+    app.url_map.converters["id"] = ObjectIdConverter
     from portal.extensions import csrf, db, limiter, login_manager
 
     db.init_app(app)

@@ -93,4 +93,6 @@ def finalise(config: dict[str, Any]) -> None:
     config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
     config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     config.setdefault("RATELIMIT_KEY_PREFIX", "cadence")
+    # If Redis is briefly unreachable, keep limiting in this process rather than failing sign-in.
+    config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     config.setdefault("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)

@@ -37,15 +37,18 @@ class ButtonForm(FlaskForm):
 
 class SignInForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired("Enter your email address."),
-                                            Length(max=254)])
+                                            Length(max=254)],
+                       render_kw={"autocomplete": "username"})
     password = PasswordField("Password", validators=[DataRequired("Enter your password."),
-                                                     Length(max=PASSWORD_MAX)])
+                                                     Length(max=PASSWORD_MAX)],
+                             render_kw={"autocomplete": "current-password"})
     next = HiddenField()
 
 
 class ResetRequestForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired("Enter your email address."),
-                                            Length(max=254)])
+                                            Length(max=254)],
+                       render_kw={"autocomplete": "username"})
 
 
 def _new_password_fields(label: str = "New password") -> tuple[PasswordField, PasswordField]:
@@ -56,11 +59,13 @@ def _new_password_fields(label: str = "New password") -> tuple[PasswordField, Pa
             Length(min=PASSWORD_MIN, max=PASSWORD_MAX,
                    message=f"Use between {PASSWORD_MIN} and {PASSWORD_MAX} characters."),
         ],
+        render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
         "Repeat the password",
         validators=[DataRequired("Repeat the password."),
                     EqualTo("password", "The two passwords do not match.")],
+        render_kw={"autocomplete": "new-password"},
     )
     return password, confirm
 
@@ -84,7 +89,8 @@ class ProfileForm(FlaskForm):
 class PasswordChangeForm(FlaskForm):
     current_password = PasswordField(
         "Current password", validators=[DataRequired("Enter your current password."),
-                                        Length(max=PASSWORD_MAX)]
+                                        Length(max=PASSWORD_MAX)],
+        render_kw={"autocomplete": "current-password"},
     )
     new_password = PasswordField(
         "New password",
@@ -93,11 +99,13 @@ class PasswordChangeForm(FlaskForm):
             Length(min=PASSWORD_MIN, max=PASSWORD_MAX,
                    message=f"Use between {PASSWORD_MIN} and {PASSWORD_MAX} characters."),
         ],
+        render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
         "Repeat the new password",
         validators=[DataRequired("Repeat the new password."),
                     EqualTo("new_password", "The two passwords do not match.")],
+        render_kw={"autocomplete": "new-password"},
     )
 
 
@@ -130,5 +138,7 @@ class AuditFilterForm(FlaskForm):
     action = SelectField("Action", choices=[("", "Any action")], validators=[Optional()],
                          validate_choice=True)
     actor = StringField("Person (email contains)", validators=[Optional(), Length(max=254)])
-    since = StringField("From (YYYY-MM-DD)", validators=[Optional(), Length(max=10)])
-    until = StringField("To (YYYY-MM-DD)", validators=[Optional(), Length(max=10)])
+    since = StringField("From", validators=[Optional(), Length(max=10)],
+                        render_kw={"type": "date"})
+    until = StringField("To", validators=[Optional(), Length(max=10)],
+                        render_kw={"type": "date"})

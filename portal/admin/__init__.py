@@ -20,8 +20,13 @@ from flask import (
 from flask_login import current_user, login_required
 
 from portal.extensions import client_address, db
-from portal.forms import ButtonForm, InviteForm, OrganisationSettingsForm, RolesForm
-from portal.forms import AuditFilterForm
+from portal.forms import (
+    AuditFilterForm,
+    ButtonForm,
+    InviteForm,
+    OrganisationSettingsForm,
+    RolesForm,
+)
 from portal.helpers import external_url, field_error, mailer
 from portal.tenancy import require_role
 from tasks.channels.email import EmailDeliveryError
@@ -72,7 +77,7 @@ def members():  # type: ignore[no-untyped-def]
     )
 
 
-@bp.route("/members/<int:membership_id>", methods=["GET", "POST"])
+@bp.route("/members/<id:membership_id>", methods=["GET", "POST"])
 def member(membership_id: int):  # type: ignore[no-untyped-def]
     membership = organisations.get_membership(db.session, membership_id)
     form = RolesForm(data={"roles": [r.value for r in membership.roles]}
@@ -109,13 +114,13 @@ def _member_action(membership_id: int, action, done: str):  # type: ignore[no-un
     return redirect(url_for("admin.members")), 303
 
 
-@bp.post("/members/<int:membership_id>/deactivate")
+@bp.post("/members/<id:membership_id>/deactivate")
 def deactivate(membership_id: int):  # type: ignore[no-untyped-def]
     return _member_action(membership_id, organisations.deactivate_member,
                           "{name} is deactivated and has been signed out.")
 
 
-@bp.post("/members/<int:membership_id>/reactivate")
+@bp.post("/members/<id:membership_id>/reactivate")
 def reactivate(membership_id: int):  # type: ignore[no-untyped-def]
     return _member_action(membership_id, organisations.reactivate_member,
                           "{name} is active again.")
@@ -152,7 +157,7 @@ def _invitation_action(invitation_id: int):  # type: ignore[no-untyped-def]
     return invitation
 
 
-@bp.post("/invitations/<int:invitation_id>/resend")
+@bp.post("/invitations/<id:invitation_id>/resend")
 def resend_invitation(invitation_id: int):  # type: ignore[no-untyped-def]
     invitation = _invitation_action(invitation_id)
     try:
@@ -171,7 +176,7 @@ def resend_invitation(invitation_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("admin.invitations")), 303
 
 
-@bp.post("/invitations/<int:invitation_id>/revoke")
+@bp.post("/invitations/<id:invitation_id>/revoke")
 def revoke_invitation(invitation_id: int):  # type: ignore[no-untyped-def]
     invitation = _invitation_action(invitation_id)
     try:
