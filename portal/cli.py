@@ -34,11 +34,18 @@ def _create_app() -> Flask:
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
-             set_debug_flag=False, load_dotenv=False)
+@click.group(
+    cls=FlaskGroup,
+    create_app=_create_app,
+    add_default_commands=False,
+    set_debug_flag=False,
+    load_dotenv=False,
+)
 def cli() -> None:
     """Cadence: daily rhythm for neurosequential plans."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
@@ -146,18 +153,27 @@ def db_grant_app_role(role: str) -> None:
 @click.option("--time-zone", default="Europe/London", show_default=True)
 @click.option("--email", required=True)
 @click.option("--name", required=True)
-@click.password_option(envvar="CADENCE_ADMIN_PASSWORD",
-                       help="Prompted for if not given (or set CADENCE_ADMIN_PASSWORD).")
+@click.password_option(
+    envvar="CADENCE_ADMIN_PASSWORD",
+    help="Prompted for if not given (or set CADENCE_ADMIN_PASSWORD).",
+)
 @with_appcontext
-def create_admin(org_slug: str, org_name: str | None, time_zone: str, email: str, name: str,
-                 password: str) -> None:
+def create_admin(
+    org_slug: str, org_name: str | None, time_zone: str, email: str, name: str, password: str
+) -> None:
     """Create an organisation (if new) and an admin for it."""
     from portal.seed import create_admin as do_create_admin
     from tenants.errors import ValidationError
 
     try:
-        message = do_create_admin(org_slug=org_slug, org_name=org_name, time_zone=time_zone,
-                                  email=email, name=name, password=password)
+        message = do_create_admin(
+            org_slug=org_slug,
+            org_name=org_name,
+            time_zone=time_zone,
+            email=email,
+            name=name,
+            password=password,
+        )
     except ValidationError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,18 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE = ROOT / "instance"
 
 # Secrets that must never reach production: the development fallback and the README example.
-KNOWN_SECRETS = frozenset({"", "dev", "development", "changeme", "change-me", "secret",
-                           "cadence-development-only-secret", "replace-me"})
+KNOWN_SECRETS = frozenset(
+    {
+        "",
+        "dev",
+        "development",
+        "changeme",
+        "change-me",
+        "secret",
+        "cadence-development-only-secret",
+        "replace-me",
+    }
+)
 
 
 class ConfigurationError(RuntimeError):
@@ -60,7 +71,9 @@ def from_environment() -> dict[str, Any]:
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Cadence <no-reply@cadence.invalid>"),
         "PUBLIC_URL": (os.environ.get("PUBLIC_URL") or "").rstrip("/") or None,
         "INSTANCE_PATH": str(instance_path()),
-        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI")
+        or redis_url
+        or "memory://",
         "LOGIN_LIMIT_PER_ACCOUNT": os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes"),
         "LOGIN_LIMIT_PER_ADDRESS": os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "20 per 15 minutes"),
         "RESET_LIMIT_PER_ADDRESS": os.environ.get("RESET_LIMIT_PER_ADDRESS", "10 per hour"),
@@ -82,7 +95,8 @@ def finalise(config: dict[str, Any]) -> None:
             "or set CADENCE_ENV=development for a local demo."
         )
     if not secret:
-        config["SECRET_KEY"] = "cadence-development-only-secret"
+        # Development without a key: a random one for this process (sessions end on restart).
+        config["SECRET_KEY"] = secrets.token_urlsafe(48)
     config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     config["SESSION_COOKIE_NAME"] = (

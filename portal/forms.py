@@ -36,19 +36,25 @@ class ButtonForm(FlaskForm):
 
 
 class SignInForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired("Enter your email address."),
-                                            Length(max=254)],
-                       render_kw={"autocomplete": "username"})
-    password = PasswordField("Password", validators=[DataRequired("Enter your password."),
-                                                     Length(max=PASSWORD_MAX)],
-                             render_kw={"autocomplete": "current-password"})
+    email = EmailField(
+        "Email",
+        validators=[DataRequired("Enter your email address."), Length(max=254)],
+        render_kw={"autocomplete": "username"},
+    )
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired("Enter your password."), Length(max=PASSWORD_MAX)],
+        render_kw={"autocomplete": "current-password"},
+    )
     next = HiddenField()
 
 
 class ResetRequestForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired("Enter your email address."),
-                                            Length(max=254)],
-                       render_kw={"autocomplete": "username"})
+    email = EmailField(
+        "Email",
+        validators=[DataRequired("Enter your email address."), Length(max=254)],
+        render_kw={"autocomplete": "username"},
+    )
 
 
 def _new_password_fields(label: str = "New password") -> tuple[PasswordField, PasswordField]:
@@ -56,15 +62,20 @@ def _new_password_fields(label: str = "New password") -> tuple[PasswordField, Pa
         label,
         validators=[
             DataRequired("Choose a password."),
-            Length(min=PASSWORD_MIN, max=PASSWORD_MAX,
-                   message=f"Use between {PASSWORD_MIN} and {PASSWORD_MAX} characters."),
+            Length(
+                min=PASSWORD_MIN,
+                max=PASSWORD_MAX,
+                message=f"Use between {PASSWORD_MIN} and {PASSWORD_MAX} characters.",
+            ),
         ],
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
         "Repeat the password",
-        validators=[DataRequired("Repeat the password."),
-                    EqualTo("password", "The two passwords do not match.")],
+        validators=[
+            DataRequired("Repeat the password."),
+            EqualTo("password", "The two passwords do not match."),
+        ],
         render_kw={"autocomplete": "new-password"},
     )
     return password, confirm
@@ -75,58 +86,68 @@ class ResetPasswordForm(FlaskForm):
 
 
 class AcceptInvitationForm(FlaskForm):
-    name = StringField("Your name", validators=[DataRequired("Enter your name."),
-                                                Length(max=200)])
+    name = StringField("Your name", validators=[DataRequired("Enter your name."), Length(max=200)])
     password, confirm = _new_password_fields("Choose a password")
 
 
 class ProfileForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired("Enter your name."), Length(max=200)])
-    time_zone = SelectField("Time zone", choices=_zone_choices,
-                            validators=[DataRequired("Choose a time zone.")])
+    time_zone = SelectField(
+        "Time zone", choices=_zone_choices, validators=[DataRequired("Choose a time zone.")]
+    )
 
 
 class PasswordChangeForm(FlaskForm):
     current_password = PasswordField(
-        "Current password", validators=[DataRequired("Enter your current password."),
-                                        Length(max=PASSWORD_MAX)],
+        "Current password",
+        validators=[DataRequired("Enter your current password."), Length(max=PASSWORD_MAX)],
         render_kw={"autocomplete": "current-password"},
     )
     new_password = PasswordField(
         "New password",
         validators=[
             DataRequired("Choose a new password."),
-            Length(min=PASSWORD_MIN, max=PASSWORD_MAX,
-                   message=f"Use between {PASSWORD_MIN} and {PASSWORD_MAX} characters."),
+            Length(
+                min=PASSWORD_MIN,
+                max=PASSWORD_MAX,
+                message=f"Use between {PASSWORD_MIN} and {PASSWORD_MAX} characters.",
+            ),
         ],
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
         "Repeat the new password",
-        validators=[DataRequired("Repeat the new password."),
-                    EqualTo("new_password", "The two passwords do not match.")],
+        validators=[
+            DataRequired("Repeat the new password."),
+            EqualTo("new_password", "The two passwords do not match."),
+        ],
         render_kw={"autocomplete": "new-password"},
     )
 
 
 class InviteForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired("Enter an email address."),
-                                            Length(max=254)])
-    roles = MultiCheckboxField("Roles", choices=_role_choices,
-                               validators=[DataRequired("Choose at least one role.")])
+    email = EmailField(
+        "Email", validators=[DataRequired("Enter an email address."), Length(max=254)]
+    )
+    roles = MultiCheckboxField(
+        "Roles", choices=_role_choices, validators=[DataRequired("Choose at least one role.")]
+    )
 
 
 class RolesForm(FlaskForm):
-    roles = MultiCheckboxField("Roles", choices=_role_choices,
-                               validators=[DataRequired("Choose at least one role.")])
+    roles = MultiCheckboxField(
+        "Roles", choices=_role_choices, validators=[DataRequired("Choose at least one role.")]
+    )
 
 
 class OrganisationSettingsForm(FlaskForm):
-    name = StringField("Organisation name",
-                       validators=[DataRequired("Enter the organisation's name."),
-                                   Length(max=200)])
-    time_zone = SelectField("Default time zone", choices=_zone_choices,
-                            validators=[DataRequired("Choose a time zone.")])
+    name = StringField(
+        "Organisation name",
+        validators=[DataRequired("Enter the organisation's name."), Length(max=200)],
+    )
+    time_zone = SelectField(
+        "Default time zone", choices=_zone_choices, validators=[DataRequired("Choose a time zone.")]
+    )
 
 
 class AuditFilterForm(FlaskForm):
@@ -135,10 +156,9 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    action = SelectField("Action", choices=[("", "Any action")], validators=[Optional()],
-                         validate_choice=True)
+    action = SelectField(
+        "Action", choices=[("", "Any action")], validators=[Optional()], validate_choice=True
+    )
     actor = StringField("Person (email contains)", validators=[Optional(), Length(max=254)])
-    since = StringField("From", validators=[Optional(), Length(max=10)],
-                        render_kw={"type": "date"})
-    until = StringField("To", validators=[Optional(), Length(max=10)],
-                        render_kw={"type": "date"})
+    since = StringField("From", validators=[Optional(), Length(max=10)], render_kw={"type": "date"})
+    until = StringField("To", validators=[Optional(), Length(max=10)], render_kw={"type": "date"})

@@ -22,8 +22,11 @@ def _check_database() -> dict[str, object]:
     except Exception as exc:  # noqa: BLE001 - any failure is "down", reported, not raised
         logger.warning("health: database check failed: %s", exc)
         return {"ok": False, "error": type(exc).__name__}
-    return {"ok": True, "dialect": db.database.dialect,
-            "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+    return {
+        "ok": True,
+        "dialect": db.database.dialect,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+    }
 
 
 def _check_redis(url: str) -> dict[str, object]:

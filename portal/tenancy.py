@@ -66,8 +66,12 @@ def require_role(*roles: Role) -> Callable[[F], F]:
             if membership is None:
                 abort(404)
             if not membership.has_role(*roles):
-                abort(403, description="You need the "
-                      + " or ".join(r.label.lower() for r in roles) + " role for this page.")
+                abort(
+                    403,
+                    description="You need the "
+                    + " or ".join(r.label.lower() for r in roles)
+                    + " role for this page.",
+                )
             return view(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

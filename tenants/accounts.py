@@ -73,8 +73,13 @@ def _record_for_each_organisation(
     for membership in active_memberships(db, user):
         with tenant_context(membership.tenant_id):
             audit.record(
-                db, action, actor=user, object_type="user", object_id=user.id,
-                ip_address=ip_address, **detail,
+                db,
+                action,
+                actor=user,
+                object_type="user",
+                object_id=user.id,
+                ip_address=ip_address,
+                **detail,
             )
 
 

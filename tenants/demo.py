@@ -37,7 +37,9 @@ def seed_demo_organisation(
     org = organisations.organisation_by_slug(db, slug)
     if org is None:
         org = organisations.create_organisation(
-            db, slug=slug, name=f"{slug.replace('-', ' ').title()} Family Services",
+            db,
+            slug=slug,
+            name=f"{slug.replace('-', ' ').title()} Family Services",
             time_zone="Europe/London",
         )
     made: list[tuple[str, list[str]]] = []
@@ -51,7 +53,13 @@ def seed_demo_organisation(
 
 
 def create_admin(
-    db: Session, *, org_slug: str, org_name: str | None, time_zone: str, email: str, name: str,
+    db: Session,
+    *,
+    org_slug: str,
+    org_name: str | None,
+    time_zone: str,
+    email: str,
+    name: str,
     password: str,
 ) -> tuple[Organisation, User, bool]:
     """An admin for an organisation, creating the organisation when it is new."""
@@ -62,12 +70,14 @@ def create_admin(
             from tenants.errors import ValidationError
 
             raise ValidationError("The organisation is new: give its name with --org-name.")
-        org = organisations.create_organisation(db, slug=org_slug, name=org_name,
-                                                time_zone=time_zone)
+        org = organisations.create_organisation(
+            db, slug=org_slug, name=org_name, time_zone=time_zone
+        )
     with tenant_context(org.id):
         user = accounts.find_user_by_email(db, email)
         if user is None:
-            user = accounts.create_user(db, email=email, name=name, password=password,
-                                        time_zone=time_zone)
+            user = accounts.create_user(
+                db, email=email, name=name, password=password, time_zone=time_zone
+            )
         organisations.add_member(db, user, [Role.ADMIN])
     return org, user, created

@@ -51,8 +51,14 @@ def update_settings(
     after = {"name": org.name, "time_zone": org.time_zone}
     if before != after:
         audit.record(
-            db, "organisation.settings_changed", actor=actor, object_type="organisation",
-            object_id=org.id, ip_address=ip, before=before, after=after,
+            db,
+            "organisation.settings_changed",
+            actor=actor,
+            object_type="organisation",
+            object_id=org.id,
+            ip_address=ip,
+            before=before,
+            after=after,
         )
     db.flush()
 
@@ -96,19 +102,22 @@ def add_member(db: Session, user: User, roles: list[str] | list[Role]) -> Member
 def list_members(db: Session) -> list[Membership]:
     return list(
         db.scalars(
-            select(Membership).join(User, User.id == Membership.user_id).order_by(
-                Membership.is_active.desc(), func.lower(User.name)
-            )
+            select(Membership)
+            .join(User, User.id == Membership.user_id)
+            .order_by(Membership.is_active.desc(), func.lower(User.name))
         )
     )
 
 
 def _active_admin_count(db: Session) -> int:
-    return db.scalar(
-        select(func.count(Membership.id))
-        .join(MembershipRole, MembershipRole.membership_id == Membership.id)
-        .where(Membership.is_active.is_(True), MembershipRole.role == Role.ADMIN.value)
-    ) or 0
+    return (
+        db.scalar(
+            select(func.count(Membership.id))
+            .join(MembershipRole, MembershipRole.membership_id == Membership.id)
+            .where(Membership.is_active.is_(True), MembershipRole.role == Role.ADMIN.value)
+        )
+        or 0
+    )
 
 
 def set_roles(
@@ -135,9 +144,15 @@ def set_roles(
     after = [r.value for r in membership.roles]
     if before != after:
         audit.record(
-            db, "member.roles_changed", actor=actor, object_type="membership",
-            object_id=membership.id, ip_address=ip, email=membership.user.email,
-            before=before, after=after,
+            db,
+            "member.roles_changed",
+            actor=actor,
+            object_type="membership",
+            object_id=membership.id,
+            ip_address=ip,
+            email=membership.user.email,
+            before=before,
+            after=after,
         )
 
 
@@ -155,8 +170,13 @@ def deactivate_member(db: Session, membership: Membership, *, actor: User, ip: s
     # organisation they still belong to.
     revoked = revoke_sessions(db, membership.user_id)
     audit.record(
-        db, "member.deactivated", actor=actor, object_type="membership",
-        object_id=membership.id, ip_address=ip, email=membership.user.email,
+        db,
+        "member.deactivated",
+        actor=actor,
+        object_type="membership",
+        object_id=membership.id,
+        ip_address=ip,
+        email=membership.user.email,
         sessions_ended=revoked,
     )
 
@@ -168,8 +188,13 @@ def reactivate_member(db: Session, membership: Membership, *, actor: User, ip: s
     membership.deactivated_at = None
     db.flush()
     audit.record(
-        db, "member.reactivated", actor=actor, object_type="membership",
-        object_id=membership.id, ip_address=ip, email=membership.user.email,
+        db,
+        "member.reactivated",
+        actor=actor,
+        object_type="membership",
+        object_id=membership.id,
+        ip_address=ip,
+        email=membership.user.email,
     )
 
 
@@ -231,8 +256,14 @@ def invite(
     token = _issue_token(secret_key, invitation)
     db.flush()
     audit.record(
-        db, "invitation.created", actor=actor, object_type="invitation",
-        object_id=invitation.id, ip_address=ip, email=email, roles=invitation.roles,
+        db,
+        "invitation.created",
+        actor=actor,
+        object_type="invitation",
+        object_id=invitation.id,
+        ip_address=ip,
+        email=email,
+        roles=invitation.roles,
     )
     return IssuedInvitation(invitation, token)
 
@@ -264,8 +295,13 @@ def resend_invitation(
     invitation.send_count += 1
     db.flush()
     audit.record(
-        db, "invitation.resent", actor=actor, object_type="invitation",
-        object_id=invitation.id, ip_address=ip, email=invitation.email,
+        db,
+        "invitation.resent",
+        actor=actor,
+        object_type="invitation",
+        object_id=invitation.id,
+        ip_address=ip,
+        email=invitation.email,
     )
     return IssuedInvitation(invitation, token)
 
@@ -276,8 +312,13 @@ def revoke_invitation(db: Session, invitation: Invitation, *, actor: User, ip: s
     invitation.revoked_at = utcnow()
     db.flush()
     audit.record(
-        db, "invitation.revoked", actor=actor, object_type="invitation",
-        object_id=invitation.id, ip_address=ip, email=invitation.email,
+        db,
+        "invitation.revoked",
+        actor=actor,
+        object_type="invitation",
+        object_id=invitation.id,
+        ip_address=ip,
+        email=invitation.email,
     )
 
 
@@ -287,12 +328,16 @@ def open_invitation(db: Session, secret_key: str, token: str) -> Invitation:
     The caller then acts in `invitation.tenant_id`. Raises InvalidToken otherwise:
     forged, expired, resent since, revoked and used links all look the same.
     """
-    payload = unsign(secret_key, "invitation", token, max_age=int(INVITATION_LIFETIME.total_seconds()))
+    payload = unsign(
+        secret_key, "invitation", token, max_age=int(INVITATION_LIFETIME.total_seconds())
+    )
     try:
         invitation_id, tenant_id, nonce = payload
     except (TypeError, ValueError):
         raise InvalidToken from None
-    if not (isinstance(invitation_id, int) and isinstance(tenant_id, int) and isinstance(nonce, str)):
+    if not (
+        isinstance(invitation_id, int) and isinstance(tenant_id, int) and isinstance(nonce, str)
+    ):
         raise InvalidToken
     with tenant_context(tenant_id):
         invitation = db.scalar(select(Invitation).where(Invitation.id == invitation_id))
@@ -327,7 +372,12 @@ def accept_invitation(
     invitation.accepted_by_id = user.id
     db.flush()
     audit.record(
-        db, "invitation.accepted", actor=user, object_type="invitation",
-        object_id=invitation.id, ip_address=ip, roles=invitation.roles,
+        db,
+        "invitation.accepted",
+        actor=user,
+        object_type="invitation",
+        object_id=invitation.id,
+        ip_address=ip,
+        roles=invitation.roles,
     )
     return user, membership

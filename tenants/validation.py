@@ -41,7 +41,9 @@ def time_zone_choices() -> list[str]:
 def check_time_zone(value: str, field: str = "time_zone") -> str:
     value = (value or "").strip()
     if value not in _zones():
-        raise ValidationError("Choose a time zone from the list (for example Europe/London).", field)
+        raise ValidationError(
+            "Choose a time zone from the list (for example Europe/London).", field
+        )
     return value
 
 
@@ -58,7 +60,8 @@ def check_slug(value: str, field: str = "slug") -> str:
     value = (value or "").strip().lower()
     if not SLUG_RE.match(value):
         raise ValidationError(
-            "Use 1–63 lower-case letters, digits and hyphens, not starting or ending with a hyphen.",
+            "Use 1–63 lower-case letters, digits and hyphens,"
+            " not starting or ending with a hyphen.",
             field,
         )
     if value in RESERVED_SLUGS:

@@ -22,8 +22,9 @@ def profile():  # type: ignore[no-untyped-def]
     form = ProfileForm(obj=user)
     if form.validate_on_submit():
         try:
-            accounts.update_profile(db.session, user, name=form.name.data,
-                                    time_zone=form.time_zone.data)
+            accounts.update_profile(
+                db.session, user, name=form.name.data, time_zone=form.time_zone.data
+            )
         except ValidationError as exc:
             db.session.rollback()
             field_error(form, exc)
@@ -33,7 +34,9 @@ def profile():  # type: ignore[no-untyped-def]
             return redirect(url_for("account.profile"))
     status = 400 if request.method == "POST" else 200
     return render_template(
-        "account/profile.html", form=form, password_form=PasswordChangeForm(formdata=None),
+        "account/profile.html",
+        form=form,
+        password_form=PasswordChangeForm(formdata=None),
         sessions=accounts.live_sessions(db.session, user),
         memberships=accounts.active_memberships(db.session, user),
     ), status
@@ -47,8 +50,11 @@ def change_password():  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         try:
             accounts.change_password(
-                db.session, user, current_password=form.current_password.data,
-                new_password=form.new_password.data, keep_token=current_token(),
+                db.session,
+                user,
+                current_password=form.current_password.data,
+                new_password=form.new_password.data,
+                keep_token=current_token(),
                 ip_address=client_address(),
             )
         except ValidationError as exc:
@@ -56,8 +62,7 @@ def change_password():  # type: ignore[no-untyped-def]
             field_error(form, exc, "new_password")
         else:
             db.session.commit()
-            flash("Your password has been changed. Other devices have been signed out.",
-                  "success")
+            flash("Your password has been changed. Other devices have been signed out.", "success")
             return redirect(url_for("account.profile"))
     status = 400 if request.method == "POST" else 200
     return render_template("account/password.html", form=form), status

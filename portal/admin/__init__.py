@@ -51,15 +51,22 @@ def _admins_only() -> None:
 
 def _send_invitation(invitation: Invitation, token: str) -> bool:
     link = external_url("auth.accept_invitation", token=token)
-    body = render_template("email/invitation.txt", invitation=invitation, org=g.org,
-                           inviter=current_user.user, link=link)
+    body = render_template(
+        "email/invitation.txt",
+        invitation=invitation,
+        org=g.org,
+        inviter=current_user.user,
+        link=link,
+    )
     try:
-        mailer().send(invitation.email, f"You are invited to {g.org.name} on Cadence", body,
-                      link=link)
+        mailer().send(
+            invitation.email, f"You are invited to {g.org.name} on Cadence", body, link=link
+        )
     except EmailDeliveryError:
         logger.exception("invitation email not sent")
-        flash("The invitation is saved, but the email could not be sent. Try Resend later.",
-              "error")
+        flash(
+            "The invitation is saved, but the email could not be sent. Try Resend later.", "error"
+        )
         return False
     return True
 
@@ -72,20 +79,28 @@ def index():  # type: ignore[no-untyped-def]
 @bp.get("/members")
 def members():  # type: ignore[no-untyped-def]
     return render_template(
-        "admin/members.html", members=organisations.list_members(db.session),
-        button=ButtonForm(), invite_form=InviteForm(formdata=None),
+        "admin/members.html",
+        members=organisations.list_members(db.session),
+        button=ButtonForm(),
+        invite_form=InviteForm(formdata=None),
     )
 
 
 @bp.route("/members/<id:membership_id>", methods=["GET", "POST"])
 def member(membership_id: int):  # type: ignore[no-untyped-def]
     membership = organisations.get_membership(db.session, membership_id)
-    form = RolesForm(data={"roles": [r.value for r in membership.roles]}
-                     if request.method == "GET" else None)
+    form = RolesForm(
+        data={"roles": [r.value for r in membership.roles]} if request.method == "GET" else None
+    )
     if form.validate_on_submit():
         try:
-            organisations.set_roles(db.session, membership, form.roles.data, actor=current_user.user,
-                                    ip=client_address())
+            organisations.set_roles(
+                db.session,
+                membership,
+                form.roles.data,
+                actor=current_user.user,
+                ip=client_address(),
+            )
         except ValidationError as exc:
             db.session.rollback()
             field_error(form, exc, "roles")
@@ -94,8 +109,9 @@ def member(membership_id: int):  # type: ignore[no-untyped-def]
             flash(f"Roles of {membership.user.name} saved.", "success")
             return redirect(url_for("admin.members"))
     status = 400 if request.method == "POST" else 200
-    return render_template("admin/member.html", membership=membership, form=form,
-                           button=ButtonForm()), status
+    return render_template(
+        "admin/member.html", membership=membership, form=form, button=ButtonForm()
+    ), status
 
 
 def _member_action(membership_id: int, action, done: str):  # type: ignore[no-untyped-def]
@@ -116,14 +132,16 @@ def _member_action(membership_id: int, action, done: str):  # type: ignore[no-un
 
 @bp.post("/members/<id:membership_id>/deactivate")
 def deactivate(membership_id: int):  # type: ignore[no-untyped-def]
-    return _member_action(membership_id, organisations.deactivate_member,
-                          "{name} is deactivated and has been signed out.")
+    return _member_action(
+        membership_id,
+        organisations.deactivate_member,
+        "{name} is deactivated and has been signed out.",
+    )
 
 
 @bp.post("/members/<id:membership_id>/reactivate")
 def reactivate(membership_id: int):  # type: ignore[no-untyped-def]
-    return _member_action(membership_id, organisations.reactivate_member,
-                          "{name} is active again.")
+    return _member_action(membership_id, organisations.reactivate_member, "{name} is active again.")
 
 
 @bp.route("/invitations", methods=["GET", "POST"])
@@ -132,8 +150,12 @@ def invitations():  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         try:
             issued = organisations.invite(
-                db.session, secret_key=current_app.config["SECRET_KEY"], actor=current_user.user,
-                email=form.email.data, roles=form.roles.data, ip=client_address(),
+                db.session,
+                secret_key=current_app.config["SECRET_KEY"],
+                actor=current_user.user,
+                email=form.email.data,
+                roles=form.roles.data,
+                ip=client_address(),
             )
         except ValidationError as exc:
             db.session.rollback()
@@ -145,7 +167,10 @@ def invitations():  # type: ignore[no-untyped-def]
             return redirect(url_for("admin.invitations"))
     status = 400 if request.method == "POST" else 200
     return render_template(
-        "admin/invitations.html", form=form, button=ButtonForm(), now=utcnow(),
+        "admin/invitations.html",
+        form=form,
+        button=ButtonForm(),
+        now=utcnow(),
         invitations=organisations.list_invitations(db.session, include_closed=True),
     ), status
 
@@ -162,8 +187,11 @@ def resend_invitation(invitation_id: int):  # type: ignore[no-untyped-def]
     invitation = _invitation_action(invitation_id)
     try:
         issued = organisations.resend_invitation(
-            db.session, invitation, secret_key=current_app.config["SECRET_KEY"],
-            actor=current_user.user, ip=client_address(),
+            db.session,
+            invitation,
+            secret_key=current_app.config["SECRET_KEY"],
+            actor=current_user.user,
+            ip=client_address(),
         )
     except ValidationError as exc:
         db.session.rollback()
@@ -171,8 +199,9 @@ def resend_invitation(invitation_id: int):  # type: ignore[no-untyped-def]
         return redirect(url_for("admin.invitations")), 303
     db.session.commit()
     if _send_invitation(issued.invitation, issued.token):
-        flash(f"Invitation to {invitation.email} sent again; earlier links no longer work.",
-              "success")
+        flash(
+            f"Invitation to {invitation.email} sent again; earlier links no longer work.", "success"
+        )
     return redirect(url_for("admin.invitations")), 303
 
 
@@ -180,8 +209,9 @@ def resend_invitation(invitation_id: int):  # type: ignore[no-untyped-def]
 def revoke_invitation(invitation_id: int):  # type: ignore[no-untyped-def]
     invitation = _invitation_action(invitation_id)
     try:
-        organisations.revoke_invitation(db.session, invitation, actor=current_user.user,
-                                        ip=client_address())
+        organisations.revoke_invitation(
+            db.session, invitation, actor=current_user.user, ip=client_address()
+        )
     except ValidationError as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -196,9 +226,14 @@ def settings():  # type: ignore[no-untyped-def]
     form = OrganisationSettingsForm(obj=g.org)
     if form.validate_on_submit():
         try:
-            organisations.update_settings(db.session, g.org, actor=current_user.user,
-                                          name=form.name.data, time_zone=form.time_zone.data,
-                                          ip=client_address())
+            organisations.update_settings(
+                db.session,
+                g.org,
+                actor=current_user.user,
+                name=form.name.data,
+                time_zone=form.time_zone.data,
+                ip=client_address(),
+            )
         except ValidationError as exc:
             db.session.rollback()
             field_error(form, exc)

@@ -40,10 +40,19 @@ def _failed(response) -> bool:  # type: ignore[no-untyped-def]
 
 
 @bp.route("/sign-in", methods=["GET", "POST"], endpoint="sign_in")
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"],
-               deduct_when=_failed, scope="sign-in-address")
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], methods=["POST"],
-               key_func=submitted_email_key, deduct_when=_failed, scope="sign-in-account")
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
+    methods=["POST"],
+    deduct_when=_failed,
+    scope="sign-in-address",
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+    methods=["POST"],
+    key_func=submitted_email_key,
+    deduct_when=_failed,
+    scope="sign-in-account",
+)
 def sign_in_view():  # type: ignore[no-untyped-def]
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("workspace.choose"))
@@ -51,8 +60,9 @@ def sign_in_view():  # type: ignore[no-untyped-def]
     if request.method == "GET":
         form.next.data = safe_next(request.args.get("next"))
     if form.validate_on_submit():
-        user = accounts.authenticate(db.session, form.email.data, form.password.data,
-                                     client_address())
+        user = accounts.authenticate(
+            db.session, form.email.data, form.password.data, client_address()
+        )
         db.session.commit()  # keeps the audit rows of failed attempts too
         if user is not None:
             sign_in(user)
@@ -74,8 +84,9 @@ def sign_out_view():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/reset", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["RESET_LIMIT_PER_ADDRESS"], methods=["POST"],
-               scope="reset-address")
+@limiter.limit(
+    lambda: current_app.config["RESET_LIMIT_PER_ADDRESS"], methods=["POST"], scope="reset-address"
+)
 def reset_request():  # type: ignore[no-untyped-def]
     form = ResetRequestForm()
     if form.validate_on_submit():
@@ -89,8 +100,11 @@ def reset_request():  # type: ignore[no-untyped-def]
             except EmailDeliveryError:
                 logger.exception("password reset email not sent")
         # The same answer whether or not the address has an account.
-        flash("If an account exists for that address, we have emailed a link to reset the "
-              "password. It works for one hour.", "info")
+        flash(
+            "If an account exists for that address, we have emailed a link to reset the "
+            "password. It works for one hour.",
+            "info",
+        )
         return redirect(url_for("auth.sign_in"))
     status = 400 if request.method == "POST" else 200
     return render_template("auth/reset_request.html", form=form), status
@@ -106,8 +120,7 @@ def reset_password(token: str):  # type: ignore[no-untyped-def]
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
-            accounts.reset_password(db.session, secret, token, form.password.data,
-                                    client_address())
+            accounts.reset_password(db.session, secret, token, form.password.data, client_address())
         except ValidationError as exc:
             db.session.rollback()
             field_error(form, exc, "password")
@@ -133,14 +146,19 @@ def accept_invitation(token: str):  # type: ignore[no-untyped-def]
         if existing is not None:
             return _accept_as_existing(invitation, org, existing, signed_in)
         if signed_in is not None:
-            return render_template("auth/invitation_wrong_account.html", invitation=invitation,
-                                   org=org), 403
+            return render_template(
+                "auth/invitation_wrong_account.html", invitation=invitation, org=org
+            ), 403
         form = AcceptInvitationForm()
         if form.validate_on_submit():
             try:
                 user, _ = organisations.accept_invitation(
-                    db.session, invitation, user=None, name=form.name.data,
-                    password=form.password.data, ip=client_address(),
+                    db.session,
+                    invitation,
+                    user=None,
+                    name=form.name.data,
+                    password=form.password.data,
+                    ip=client_address(),
                 )
             except ValidationError as exc:
                 db.session.rollback()
@@ -151,8 +169,9 @@ def accept_invitation(token: str):  # type: ignore[no-untyped-def]
                 flash(f"Welcome to {org.name}.", "success")
                 return redirect(url_for("workspace.home", org_slug=org.slug))
         status = 400 if request.method == "POST" else 200
-        return render_template("auth/accept_invitation.html", form=form, invitation=invitation,
-                               org=org), status
+        return render_template(
+            "auth/accept_invitation.html", form=form, invitation=invitation, org=org
+        ), status
 
 
 def invitation_org(tenant_id: int) -> Organisation:
@@ -168,12 +187,12 @@ def _accept_as_existing(  # type: ignore[no-untyped-def]
         flash(f"Sign in as {invitation.email} to accept the invitation.", "info")
         return redirect(url_for("auth.sign_in", next=request.path))
     if signed_in.id != existing.id:
-        return render_template("auth/invitation_wrong_account.html", invitation=invitation,
-                               org=org), 403
+        return render_template(
+            "auth/invitation_wrong_account.html", invitation=invitation, org=org
+        ), 403
     form = ButtonForm()
     if form.validate_on_submit():
-        organisations.accept_invitation(db.session, invitation, user=signed_in,
-                                        ip=client_address())
+        organisations.accept_invitation(db.session, invitation, user=signed_in, ip=client_address())
         db.session.commit()
         flash(f"You have joined {org.name}.", "success")
         return redirect(url_for("workspace.home", org_slug=org.slug))
