@@ -38,7 +38,7 @@ def seed(session: Session, orgs: int, members: int) -> list[int]:
                     session,
                     email=f"p{m}@bench-{o}.example",
                     name=f"P {m}",
-                    password="bench password 1",
+                    password="bench password 1",  # noqa: S106 - throwaway data
                 )
                 organisations.add_member(session, user, ["carer"])
         ids.append(org.id)
