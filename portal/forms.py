@@ -11,6 +11,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -23,12 +24,16 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-def _role_choices() -> list[tuple[str, str]]:
-    return [(r.value, r.label) for r in ALL_ROLES]
+def _role_choices() -> list[SelectChoice]:
+    return [SelectChoice(r.value, r.label) for r in ALL_ROLES]
 
 
-def _zone_choices() -> list[tuple[str, str]]:
-    return [(z, z.replace("_", " ")) for z in time_zone_choices()]
+def _zone_choices() -> list[SelectChoice]:
+    return [SelectChoice(z, z.replace("_", " ")) for z in time_zone_choices()]
+
+
+def action_choices(actions: list[str]) -> list[SelectChoice]:
+    return [SelectChoice("", "Any action"), *(SelectChoice(a, a) for a in actions)]
 
 
 class ButtonForm(FlaskForm):
@@ -157,7 +162,7 @@ class AuditFilterForm(FlaskForm):
         csrf = False
 
     action = SelectField(
-        "Action", choices=[("", "Any action")], validators=[Optional()], validate_choice=True
+        "Action", choices=action_choices([]), validators=[Optional()], validate_choice=True
     )
     actor = StringField("Person (email contains)", validators=[Optional(), Length(max=254)])
     since = StringField("From", validators=[Optional(), Length(max=10)], render_kw={"type": "date"})

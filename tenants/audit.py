@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from tenants.context import current_tenant_id
 from tenants.models import AuditEvent, User
@@ -25,6 +25,13 @@ def _refuse_audit_changes(session: Session, flush_context: Any, instances: Any) 
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, AuditEvent) and (obj in session.deleted or session.is_modified(obj)):
             raise AuditTrailIsAppendOnly("audit events are never changed or deleted")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_audit_statements(state: ORMExecuteState) -> None:
+    mapper = state.bind_mapper
+    if (state.is_update or state.is_delete) and mapper is not None and mapper.class_ is AuditEvent:
+        raise AuditTrailIsAppendOnly("audit events are never changed or deleted")
 
 
 def record(

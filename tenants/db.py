@@ -65,13 +65,21 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def _configure_sqlite(engine: Engine) -> None:
+    # pysqlite (Python < 3.12) begins transactions lazily and never for SAVEPOINTs, which
+    # breaks nested transactions; SQLAlchemy's documented remedy is to switch its implicit
+    # handling off and emit BEGIN ourselves.
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -85,9 +85,40 @@ def _forget_rls_state(session: Session, transaction: Any, connection: Any) -> No
     session.info.pop(_RLS_KEY, None)
 
 
+@event.listens_for(Session, "after_transaction_end")
+def _forget_rls_state_after_savepoint(session: Session, transaction: Any) -> None:
+    # ROLLBACK TO SAVEPOINT also undoes a set_config() made inside the savepoint.
+    if transaction.nested:
+        session.info.pop(_RLS_KEY, None)
+
+
+def _check_write_statement(state: ORMExecuteState) -> None:
+    """insert()/update() statements bypass the flush checks: check their tenant_id values."""
+    if cross_tenant_reason() is not None:
+        return
+    mapper = state.bind_mapper
+    if mapper is None or not issubclass(mapper.class_, TenantScoped):
+        return
+    tenant = current_tenant_id()
+    name = mapper.class_.__name__
+    compiled = state.statement.compile(dialect=state.session.get_bind().dialect).params
+    rows = state.parameters if isinstance(state.parameters, list) else [state.parameters or {}]
+    for row in rows:
+        values = {**compiled, **row}
+        if state.is_insert and values.get("tenant_id") is None:
+            raise TenantIsolationError(f"{name} inserted with no organisation")
+        if "tenant_id" in values and values["tenant_id"] != tenant:
+            raise TenantIsolationError(
+                f"{name} statement writes organisation {values['tenant_id']} while acting for "
+                f"{tenant}"
+            )
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _add_tenant_criteria(state: ORMExecuteState) -> None:
     _sync_postgres_tenant(state.session)
+    if state.is_insert or state.is_update:
+        _check_write_statement(state)
     if not (state.is_select or state.is_update or state.is_delete):
         return
     if state.execution_options.get("cadence_skip_tenant_filter"):

@@ -8,13 +8,16 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tenants.context import clear_tenant
 from tenants.passwords import use_fast_hashing_for_tests
 from tests import services
 
@@ -131,9 +134,10 @@ def _reset_limits(request: pytest.FixtureRequest) -> None:
             limiter.reset()
 
 
-@pytest.fixture
-def db(app: Flask) -> Iterator[object]:
-    """The app's scoped session, bound to one connection whose transaction is rolled back."""
+@contextmanager
+def rolled_back(app: Flask) -> Iterator[Any]:
+    """The app's scoped session bound to one connection whose transaction is rolled back at
+    the end: views may commit (savepoints are released), and nothing outlives the block."""
     database = app.extensions["cadence.db"]
     database.session.remove()
     connection = database.engine.connect()
@@ -148,9 +152,13 @@ def db(app: Flask) -> Iterator[object]:
         database.session.configure(
             bind=database.engine, join_transaction_mode="conservative_savepoint"
         )
-        from tenants.context import clear_tenant
-
         clear_tenant()
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Any]:
+    with rolled_back(app) as session:
+        yield session
 
 
 @pytest.fixture

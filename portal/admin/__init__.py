@@ -26,6 +26,7 @@ from portal.forms import (
     InviteForm,
     OrganisationSettingsForm,
     RolesForm,
+    action_choices,
 )
 from portal.helpers import external_url, field_error, mailer
 from portal.tenancy import require_role
@@ -249,18 +250,21 @@ def _parse_day(value: str | None, label: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ValidationError(f"{label} must be a date like 2026-03-31.") from None
+    if not date(1900, 1, 1) <= day <= date(9998, 12, 31):
+        raise ValidationError(f"{label} must be a date between 1900 and 9998.")
+    return day
 
 
 @bp.get("/audit")
 def audit_trail():  # type: ignore[no-untyped-def]
     form = AuditFilterForm(request.args)
     actions = audit.known_actions(db.session)
-    form.action.choices = [("", "Any action")] + [(a, a) for a in actions]
+    form.action.choices = action_choices(actions)
     page_arg = request.args.get("page", "1")
-    if not page_arg.isdigit() or int(page_arg) < 1 or int(page_arg) > 100_000:
+    if not (page_arg.isascii() and page_arg.isdigit()) or not 1 <= int(page_arg) <= 100_000:
         return _bad_filter(form, "Page must be a whole number of 1 or more.")
     if not form.validate():
         return _bad_filter(form, None)

@@ -1,0 +1,398 @@
+"""The route walk: every URL the portal answers is classified, and no organisation-scoped
+URL lets one organisation's admin reach, or even detect, another organisation's objects.
+
+For each organisation route the answer to "someone else's" must be the answer to
+"nothing at all": the same 404 with the same page, whether the other organisation or
+object exists or not. A new route that is not classified below fails the walk.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from werkzeug.routing import Rule
+
+from tenants import organisations
+from tenants.context import cross_tenant, tenant_context
+from tenants.models import AuditEvent, Invitation, Membership, MembershipRole
+from tests.conftest import Org, csrf_token, sign_in
+
+# --- the classification --------------------------------------------------------------------
+
+PUBLIC = "public"  # no sign-in needed
+ACCOUNT = "account"  # signed in, no organisation
+ORG = "org"  # /o/<org_slug>/...: the organisation only
+ORG_OBJECT = "org_object"  # /o/<org_slug>/.../<object id>
+TOKEN = "token"  # a signed token in the URL is the credential
+KINDS = {PUBLIC, ACCOUNT, ORG, ORG_OBJECT, TOKEN}
+
+CLASSIFICATION: dict[str, str] = {
+    "static": PUBLIC,
+    "health.healthz": PUBLIC,
+    "auth.sign_in": PUBLIC,
+    "auth.sign_out": PUBLIC,
+    "auth.reset_request": PUBLIC,
+    "auth.reset_password": TOKEN,
+    "auth.accept_invitation": TOKEN,
+    "workspace.index": PUBLIC,
+    "workspace.choose": ACCOUNT,
+    "account.profile": ACCOUNT,
+    "account.change_password": ACCOUNT,
+    "workspace.home": ORG,
+    "admin.index": ORG,
+    "admin.members": ORG,
+    "admin.invitations": ORG,
+    "admin.settings": ORG,
+    "admin.audit_trail": ORG,
+    "admin.member": ORG_OBJECT,
+    "admin.deactivate": ORG_OBJECT,
+    "admin.reactivate": ORG_OBJECT,
+    "admin.resend_invitation": ORG_OBJECT,
+    "admin.revoke_invitation": ORG_OBJECT,
+}
+
+MISSING_ID = 999_999
+MISSING_ORG = "nonexistent-org"
+SKIPPED_METHODS = {"HEAD", "OPTIONS"}
+
+
+
+def classified_rules(app: Flask) -> list[tuple[Rule, str]]:
+    """Every rule with its kind; fails for unclassified, vanished or misshapen endpoints."""
+    problems: list[str] = []
+    rules: list[tuple[Rule, str]] = []
+    seen: set[str] = set()
+    for rule in app.url_map.iter_rules():
+        seen.add(rule.endpoint)
+        kind = CLASSIFICATION.get(rule.endpoint)
+        if kind is None:
+            problems.append(
+                f"route {rule.rule!r} (endpoint {rule.endpoint!r}) is not classified: add it to "
+                f"CLASSIFICATION in tests/test_isolation.py as one of {sorted(KINDS)}"
+            )
+            continue
+        if kind not in KINDS:
+            problems.append(f"{rule.endpoint!r} has unknown kind {kind!r}")
+            continue
+        args = set(rule.arguments)
+        ids = args - {"org_slug"}
+        if kind == ORG and args != {"org_slug"}:
+            problems.append(f"{rule.endpoint!r} is 'org' but takes {sorted(args)}")
+        if kind == ORG_OBJECT:
+            if "org_slug" not in args or not ids:
+                problems.append(
+                    f"{rule.endpoint!r} is 'org_object' but takes {sorted(args)}; it needs "
+                    "org_slug and an object id"
+                )
+            for name in sorted(ids - ID_FACTORIES.keys()):
+                problems.append(
+                    f"{rule.endpoint!r} takes {name!r}, which has no factory: add one to "
+                    "ID_FACTORIES in tests/test_isolation.py that makes such an object in an "
+                    "organisation"
+                )
+        if kind in (PUBLIC, ACCOUNT, TOKEN) and "org_slug" in args:
+            problems.append(
+                f"{rule.endpoint!r} takes org_slug, so it must be 'org' or 'org_object', "
+                f"not {kind!r}"
+            )
+        if kind == TOKEN and "token" not in args:
+            problems.append(f"{rule.endpoint!r} is 'token' but takes no token")
+        rules.append((rule, kind))
+    for endpoint in sorted(CLASSIFICATION.keys() - seen):
+        problems.append(f"{endpoint!r} is classified but no longer routed: remove it")
+    if problems:
+        pytest.fail("route classification:\n  " + "\n  ".join(problems), pytrace=False)
+    return rules
+
+
+def rules_of(app: Flask, *kinds: str) -> list[Rule]:
+    return [rule for rule, kind in classified_rules(app) if kind in kinds]
+
+
+def methods_of(rule: Rule) -> list[str]:
+    return sorted((rule.methods or set()) - SKIPPED_METHODS)
+
+
+def url_for_rule(rule: Rule, **values: Any) -> str:
+    built = rule.build(values, append_unknown=False)
+    assert built is not None, f"cannot build {rule.rule} from {values}"
+    return built[1]
+
+
+# --- objects in an organisation, one factory per id argument -------------------------------
+
+
+@dataclass
+class ObjectRef:
+    """An object of one organisation, and a fresh read of everything a request could change."""
+
+    id: int
+    model: type
+    snapshot: Callable[[], Any]
+    marker: str  # text of the object that must never show on another organisation's page
+
+
+def _membership(db, app: Flask, org: Org) -> ObjectRef:  # type: ignore[no-untyped-def]
+    """The carer's membership: not the last admin, so deactivating it would really work."""
+    with tenant_context(org.id):
+        membership_id = organisations.membership_for(db, org.carer).id
+    email = org.carer.email
+
+    def snapshot() -> Any:
+        with cross_tenant("test: read the object back"):
+            row = db.execute(
+                select(
+                    Membership.tenant_id,
+                    Membership.user_id,
+                    Membership.is_active,
+                    Membership.deactivated_at,
+                ).where(Membership.id == membership_id)
+            ).one()
+            roles = sorted(
+                db.scalars(
+                    select(MembershipRole.role).where(MembershipRole.membership_id == membership_id)
+                )
+            )
+        return tuple(row), roles
+
+    return ObjectRef(membership_id, Membership, snapshot, email)
+
+
+def _invitation(db, app: Flask, org: Org) -> ObjectRef:  # type: ignore[no-untyped-def]
+    """A pending invitation, made as the organisation's admin would."""
+    email = f"invitee@{org.slug}.example"
+    with tenant_context(org.id):
+        issued = organisations.invite(
+            db,
+            secret_key=app.config["SECRET_KEY"],
+            actor=org.admin,
+            email=email,
+            roles=["teacher"],
+            ip="192.0.2.9",
+        )
+        invitation_id = issued.invitation.id
+    db.commit()
+
+    def snapshot() -> Any:
+        with cross_tenant("test: read the object back"):
+            row = db.execute(
+                select(
+                    Invitation.tenant_id,
+                    Invitation.email,
+                    Invitation.nonce_hash,
+                    Invitation.expires_at,
+                    Invitation.last_sent_at,
+                    Invitation.send_count,
+                    Invitation.accepted_at,
+                    Invitation.revoked_at,
+                ).where(Invitation.id == invitation_id)
+            ).one()
+        return tuple(row)
+
+    return ObjectRef(invitation_id, Invitation, snapshot, email)
+
+
+ID_FACTORIES: dict[str, Callable[..., ObjectRef]] = {
+    "membership_id": _membership,
+    "invitation_id": _invitation,
+}
+
+
+def make_objects(db, app: Flask, org: Org, names: set[str]) -> dict[str, ObjectRef]:  # type: ignore[no-untyped-def]
+    objects = {name: ID_FACTORIES[name](db, app, org) for name in sorted(names)}
+    db.commit()
+    for ref in objects.values():
+        with cross_tenant("test: the id used as missing really is"):
+            assert db.get(ref.model, MISSING_ID) is None
+            assert db.get(ref.model, ref.id).tenant_id == org.id
+    return objects
+
+
+def audit_counts(db, org_ids: list[int]) -> dict[int, int]:  # type: ignore[no-untyped-def]
+    with cross_tenant("test: count audit events"):
+        return {
+            org_id: db.scalar(
+                select(func.count(AuditEvent.id)).where(AuditEvent.tenant_id == org_id)
+            )
+            for org_id in org_ids
+        }
+
+
+# --- requests ------------------------------------------------------------------------------
+
+CSRF_INPUT = re.compile(r"<input[^>]*name=\"csrf_token\"[^>]*>")
+
+
+def send(client: FlaskClient, method: str, url: str, token: str):  # type: ignore[no-untyped-def]
+    if method == "GET":
+        return client.get(url)
+    return client.open(url, method=method, data={"csrf_token": token})
+
+
+def comparable(response) -> tuple[int, str | None, str]:  # type: ignore[no-untyped-def]
+    body = CSRF_INPUT.sub("<csrf_token>", response.get_data(as_text=True))
+    return response.status_code, response.mimetype, body
+
+
+def assert_same_404(foreign, missing, what: str, *secrets: str) -> None:  # type: ignore[no-untyped-def]
+    assert foreign.status_code == 404, f"{what}: {foreign.status_code}, not 404"
+    assert missing.status_code == 404, f"{what} (missing): {missing.status_code}, not 404"
+    assert comparable(foreign) == comparable(missing), (
+        f"{what}: the answer differs from the one for something that does not exist"
+    )
+    body = foreign.get_data(as_text=True)
+    assert "Page not found" in body
+    for secret in secrets:
+        assert secret not in body, f"{what}: page shows {secret!r}"
+
+
+def signed_in_admin(client: FlaskClient, org: Org) -> str:
+    """Sign in as the organisation's admin; returns a CSRF token valid for the session.
+
+    Requests share the test's session, and a 404 rolls it back: after the first request
+    the fixtures' objects are expired and detached, so tests keep plain values from here.
+    """
+    response = sign_in(client, org.admin.email)
+    assert response.status_code == 302
+    return csrf_token(client, "/profile/")
+
+
+# --- the walk ------------------------------------------------------------------------------
+
+
+def test_every_route_is_classified(app):  # type: ignore[no-untyped-def]
+    rules = classified_rules(app)
+    kinds = {kind for _, kind in rules}
+    assert {ORG, ORG_OBJECT} <= kinds
+
+
+def test_other_organisations_objects_answer_like_missing_ones(app, client, db, orgs):  # type: ignore[no-untyped-def]
+    alpha, beta = orgs
+    rules = rules_of(app, ORG_OBJECT)
+    names = {name for rule in rules for name in rule.arguments if name != "org_slug"}
+    beta_objects = make_objects(db, app, beta, names)
+    before = {name: ref.snapshot() for name, ref in beta_objects.items()}
+    alpha_slug, beta_name, org_ids = alpha.slug, beta.org.name, [alpha.id, beta.id]
+    token = signed_in_admin(client, alpha)
+    audit_before = audit_counts(db, org_ids)
+
+    checked = 0
+    for rule in rules:
+        ids = [name for name in rule.arguments if name != "org_slug"]
+        foreign_url = url_for_rule(
+            rule, org_slug=alpha_slug, **{n: beta_objects[n].id for n in ids}
+        )
+        missing_url = url_for_rule(rule, org_slug=alpha_slug, **{n: MISSING_ID for n in ids})
+        for method in methods_of(rule):
+            foreign = send(client, method, foreign_url, token)
+            missing = send(client, method, missing_url, token)
+            assert_same_404(
+                foreign,
+                missing,
+                f"{method} {foreign_url} as alpha's admin",
+                beta_name,
+                *(beta_objects[n].marker for n in ids),
+            )
+            checked += 1
+    assert checked >= 5
+
+    after = {name: ref.snapshot() for name, ref in beta_objects.items()}
+    assert after == before, "a request on alpha's URLs changed beta's objects"
+    assert audit_counts(db, org_ids) == audit_before
+    membership_row, roles = after["membership_id"]
+    assert membership_row[2] is True and roles == ["carer"]  # still active, same role
+    invitation_row = after["invitation_id"]
+    assert invitation_row[6] is None and invitation_row[7] is None  # not accepted, not revoked
+    assert invitation_row[5] == 1  # never resent
+
+
+def test_other_organisations_answer_like_missing_ones(app, client, db, orgs):  # type: ignore[no-untyped-def]
+    alpha, beta = orgs
+    rules = rules_of(app, ORG, ORG_OBJECT)
+    names = {name for rule in rules for name in rule.arguments if name != "org_slug"}
+    beta_objects = make_objects(db, app, beta, names)
+    before = {name: ref.snapshot() for name, ref in beta_objects.items()}
+    beta_slug, beta_name, org_ids = beta.slug, beta.org.name, [alpha.id, beta.id]
+    beta_zone = beta.org.time_zone
+    token = signed_in_admin(client, alpha)
+    audit_before = audit_counts(db, org_ids)
+
+    checked = 0
+    for rule in rules:
+        ids = {n: beta_objects[n].id for n in rule.arguments if n != "org_slug"}
+        beta_url = url_for_rule(rule, org_slug=beta_slug, **ids)
+        missing_url = url_for_rule(rule, org_slug=MISSING_ORG, **ids)
+        for method in methods_of(rule):
+            other = send(client, method, beta_url, token)
+            missing = send(client, method, missing_url, token)
+            assert_same_404(
+                other,
+                missing,
+                f"{method} {beta_url} as alpha's admin",
+                beta_name,
+                *(beta_objects[n].marker for n in ids),
+            )
+            checked += 1
+    assert checked >= 13
+
+    assert {name: ref.snapshot() for name, ref in beta_objects.items()} == before
+    assert audit_counts(db, org_ids) == audit_before
+    db.expire_all()
+    settings = organisations.organisation_by_slug(db, beta_slug)
+    assert settings is not None
+    assert (settings.name, settings.time_zone) == (beta_name, beta_zone)
+
+
+def test_own_organisation_routes_do_answer(app, client, db, orgs):  # type: ignore[no-untyped-def]
+    """The control: with alpha's own slug and objects the same requests get past the lookup,
+    so the 404s above come from isolation, not from routes that answer nothing."""
+    alpha, _ = orgs
+    rules = rules_of(app, ORG, ORG_OBJECT)
+    names = {name for rule in rules for name in rule.arguments if name != "org_slug"}
+    own = make_objects(db, app, alpha, names)
+    alpha_slug = alpha.slug
+    token = signed_in_admin(client, alpha)
+    for rule in rules:
+        ids = {n: own[n].id for n in rule.arguments if n != "org_slug"}
+        url = url_for_rule(rule, org_slug=alpha_slug, **ids)
+        for method in methods_of(rule):
+            response = send(client, method, url, token)
+            assert response.status_code in (200, 302, 303, 400), (
+                f"{method} {url}: {response.status_code} for alpha's own admin"
+            )
+
+
+def test_anonymous_requests_are_sent_to_sign_in(app, client, db, orgs):  # type: ignore[no-untyped-def]
+    beta_slug = orgs[1].slug
+    token = csrf_token(client, "/auth/sign-in")
+    rules = rules_of(app, ACCOUNT, ORG, ORG_OBJECT)
+    for rule in rules:
+        for slug in (beta_slug, MISSING_ORG):
+            values: dict[str, Any] = {n: 1 for n in rule.arguments if n != "org_slug"}
+            if "org_slug" in rule.arguments:
+                values["org_slug"] = slug
+            url = url_for_rule(rule, **values)
+            for method in methods_of(rule):
+                response = send(client, method, url, token)
+                assert response.status_code == 302, f"{method} {url}: {response.status_code}"
+                assert urlsplit(response.location).path == "/auth/sign-in", (
+                    f"{method} {url} redirects to {response.location}"
+                )
+
+
+def test_token_routes_refuse_forged_tokens(app, client, db, orgs):  # type: ignore[no-untyped-def]
+    token = csrf_token(client, "/auth/sign-in")
+    for rule in rules_of(app, TOKEN):
+        url = url_for_rule(rule, token="forged.token")
+        for method in methods_of(rule):
+            response = send(client, method, url, token)
+            assert response.status_code == 400, f"{method} {url}: {response.status_code}"
+            assert "This link cannot be used" in response.get_data(as_text=True)
