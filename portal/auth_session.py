@@ -54,7 +54,9 @@ def _load_user(user_id: str) -> SignedInUser | None:
 
 
 def sign_in(user: User) -> None:
-    """Start a fresh session: the old cookie's contents (and any fixed session) are dropped."""
+    """Start a fresh session: the old cookie's contents (and any fixed session) are dropped,
+    and a session this browser already had is ended, so a copy of its cookie stops working."""
+    accounts.end_session(db.session, session.get(SESSION_KEY))
     session.clear()
     token, row = accounts.start_session(
         db.session, user, client_address(), request.headers.get("User-Agent")

@@ -97,8 +97,10 @@ def finalise(config: dict[str, Any]) -> None:
     if not secret:
         # Development without a key: a random one for this process (sessions end on restart).
         config["SECRET_KEY"] = secrets.token_urlsafe(48)
-    config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # Flask's defaults already hold these keys (SameSite None), so setdefault would not apply.
+    config["SESSION_COOKIE_HTTPONLY"] = True
+    if not config.get("SESSION_COOKIE_SAMESITE"):
+        config["SESSION_COOKIE_SAMESITE"] = "Lax"
     config["SESSION_COOKIE_NAME"] = (
         "__Host-cadence" if config.get("SESSION_COOKIE_SECURE") else "cadence_session"
     )
@@ -109,4 +111,5 @@ def finalise(config: dict[str, Any]) -> None:
     config.setdefault("RATELIMIT_KEY_PREFIX", "cadence")
     # If Redis is briefly unreachable, keep limiting in this process rather than failing sign-in.
     config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
-    config.setdefault("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
+    if config.get("MAX_CONTENT_LENGTH") is None:
+        config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session, scoped_session
 
 from tenants.context import clear_tenant
 from tenants.db import Database
+from tenants.errors import ValidationError
+from tenants.validation import normalise_email
 
 
 class FlaskDatabase:
@@ -51,5 +53,9 @@ limiter = Limiter(key_func=client_address, default_limits=[], strategy="fixed-wi
 
 def submitted_email_key() -> str:
     """Rate-limit key for the account being tried, whatever address it comes from."""
-    email = (request.form.get("email") or "").strip().lower()[:254]
+    raw = (request.form.get("email") or "")[:254]
+    try:
+        email = normalise_email(raw)  # one counter per account, however the address is written
+    except ValidationError:
+        email = raw.strip().lower()
     return f"account:{email}"

@@ -29,7 +29,8 @@ SECRET = "test-secret-" + "x" * 40
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--db", choices=["sqlite", "postgres"],
+        "--db",
+        choices=["sqlite", "postgres"],
         default=os.environ.get("CADENCE_TEST_DB", "sqlite"),
         help="database the suite runs against (default sqlite)",
     )
@@ -88,9 +89,9 @@ def redis_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def provisioned(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-    services.ProvisionedDatabase
-]:
+def provisioned(
+    db_kind: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[services.ProvisionedDatabase]:
     database = services.provision(db_kind, tmp_path_factory.mktemp("db"))
     yield database
     database.drop()
@@ -107,6 +108,9 @@ def make_test_app(database_url: str, instance: Path, redis_url: str, **extra: ob
         "SESSION_COOKIE_SECURE": False,
         "RATELIMIT_STORAGE_URI": redis_url,
         "RATELIMIT_KEY_PREFIX": f"cadence-test-{uuid.uuid4().hex[:8]}",
+        # limiter.reset() clears the storage's own prefix: one per app, so parallel runs
+        # sharing a Redis database never clear each other's counters.
+        "RATELIMIT_STORAGE_OPTIONS": {"key_prefix": f"LIMITS-{uuid.uuid4().hex[:8]}"},
         "SMTP_URL": None,
         "REDIS_URL": None,
         "PUBLIC_URL": None,
@@ -116,10 +120,12 @@ def make_test_app(database_url: str, instance: Path, redis_url: str, **extra: ob
 
 
 @pytest.fixture(scope="session")
-def app(provisioned: services.ProvisionedDatabase, redis_url: str,
-        tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    application = make_test_app(provisioned.app_url, tmp_path_factory.mktemp("instance"),
-                                redis_url)
+def app(
+    provisioned: services.ProvisionedDatabase,
+    redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Flask]:
+    application = make_test_app(provisioned.app_url, tmp_path_factory.mktemp("instance"), redis_url)
     yield application
     application.extensions["cadence.db"].dispose()
 
@@ -190,8 +196,9 @@ def make_org(session, slug: str) -> Org:  # type: ignore[no-untyped-def]
     from tenants import accounts, organisations
     from tenants.context import tenant_context
 
-    org = organisations.create_organisation(session, slug=slug, name=f"{slug.title()} Services",
-                                            time_zone="Europe/London")
+    org = organisations.create_organisation(
+        session, slug=slug, name=f"{slug.title()} Services", time_zone="Europe/London"
+    )
     people = {}
     with tenant_context(org.id):
         for role in ("admin", "clinician", "carer", "teacher"):
@@ -226,12 +233,18 @@ def csrf_token(client: FlaskClient, path: str = "/auth/sign-in") -> str:
 
 def sign_in(client: FlaskClient, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
     token = csrf_token(client, "/auth/sign-in")
-    return client.post("/auth/sign-in", data={"email": email, "password": password,
-                                              "csrf_token": token})
+    return client.post(
+        "/auth/sign-in", data={"email": email, "password": password, "csrf_token": token}
+    )
 
 
-def post_form(client: FlaskClient, path: str, data: dict | None = None, *,  # type: ignore[no-untyped-def]
-              token_from: str | None = None):
+def post_form(
+    client: FlaskClient,
+    path: str,
+    data: dict | None = None,
+    *,  # type: ignore[no-untyped-def]
+    token_from: str | None = None,
+):
     """POST a form the way a browser does: with the CSRF token of a page it loaded."""
     token = csrf_token(client, token_from or path)
     return client.post(path, data={**(data or {}), "csrf_token": token})

@@ -107,8 +107,9 @@ def provision_postgres(prefix: str = "cadence_test") -> ProvisionedDatabase:
     owner_url = base.set(username=OWNER_ROLE, password=None).render_as_string(hide_password=False)
     app_url = base.set(username=APP_ROLE, password=None).render_as_string(hide_password=False)
     admin_db_url = make_url(admin_url).render_as_string(hide_password=False)
-    db = ProvisionedDatabase(app_url=app_url, owner_url=owner_url, admin_url=admin_db_url,
-                             name=name)
+    db = ProvisionedDatabase(
+        app_url=app_url, owner_url=owner_url, admin_url=admin_db_url, name=name
+    )
     migrate(owner_url)
     from tenants.rls import grant_app_role
 

@@ -22,8 +22,12 @@ def fresh(db_kind, tmp_path):  # type: ignore[no-untyped-def]
 
 
 def _invoke(fresh, tmp_path, *args: str, input: str | None = None):  # type: ignore[no-untyped-def]
-    env = {"DATABASE_URL": fresh.app_url, "CADENCE_ENV": "development",
-           "CADENCE_INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": "s" * 40}
+    env = {
+        "DATABASE_URL": fresh.app_url,
+        "CADENCE_ENV": "development",
+        "CADENCE_INSTANCE_PATH": str(tmp_path / "instance"),
+        "SECRET_KEY": "s" * 40,
+    }
     return CliRunner().invoke(cli, list(args), env=env, input=input, catch_exceptions=False)
 
 
@@ -62,34 +66,70 @@ def test_seed_demo_twice_is_harmless(fresh, tmp_path):  # type: ignore[no-untype
 
 
 def test_seed_demo_with_given_password(fresh, tmp_path):  # type: ignore[no-untyped-def]
-    result = _invoke(fresh, tmp_path, "seed-demo", "--slug", "hillside", "--password",
-                     "a demo password")
+    result = _invoke(
+        fresh, tmp_path, "seed-demo", "--slug", "hillside", "--password", "a demo password"
+    )
     assert result.exit_code == 0, result.output
     assert "a demo password" not in result.output
     assert "clinician@hillside.example" in result.output
 
 
 def test_create_admin_for_a_new_organisation(fresh, tmp_path):  # type: ignore[no-untyped-def]
-    result = _invoke(fresh, tmp_path, "create-admin", "--org-slug", "northfield", "--org-name",
-                     "Northfield Fostering", "--email", "Head@Northfield.example", "--name",
-                     "Morgan Lee", "--password", "a long admin password")
+    result = _invoke(
+        fresh,
+        tmp_path,
+        "create-admin",
+        "--org-slug",
+        "northfield",
+        "--org-name",
+        "Northfield Fostering",
+        "--email",
+        "Head@Northfield.example",
+        "--name",
+        "Morgan Lee",
+        "--password",
+        "a long admin password",
+    )
     assert result.exit_code == 0, result.output
     assert "head@northfield.example is an admin of Northfield Fostering" in result.output
     assert _counts(fresh.app_url) == (1, 1, 1)
 
 
 def test_create_admin_needs_a_name_for_a_new_organisation(fresh, tmp_path):  # type: ignore[no-untyped-def]
-    result = _invoke(fresh, tmp_path, "create-admin", "--org-slug", "nowhere", "--email",
-                     "a@nowhere.example", "--name", "A", "--password", "a long admin password")
+    result = _invoke(
+        fresh,
+        tmp_path,
+        "create-admin",
+        "--org-slug",
+        "nowhere",
+        "--email",
+        "a@nowhere.example",
+        "--name",
+        "A",
+        "--password",
+        "a long admin password",
+    )
     assert result.exit_code != 0
     assert "--org-name" in result.output
     assert _counts(fresh.app_url) == (0, 0, 0)
 
 
 def test_create_admin_rejects_a_short_password(fresh, tmp_path):  # type: ignore[no-untyped-def]
-    result = _invoke(fresh, tmp_path, "create-admin", "--org-slug", "eastgate", "--org-name",
-                     "Eastgate", "--email", "a@eastgate.example", "--name", "A", "--password",
-                     "short")
+    result = _invoke(
+        fresh,
+        tmp_path,
+        "create-admin",
+        "--org-slug",
+        "eastgate",
+        "--org-name",
+        "Eastgate",
+        "--email",
+        "a@eastgate.example",
+        "--name",
+        "A",
+        "--password",
+        "short",
+    )
     assert result.exit_code != 0
     assert "at least 10 characters" in result.output
     assert _counts(fresh.app_url) == (0, 0, 0)

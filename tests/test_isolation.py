@@ -64,7 +64,6 @@ MISSING_ORG = "nonexistent-org"
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
 
 
-
 def classified_rules(app: Flask) -> list[tuple[Rule, str]]:
     """Every rule with its kind; fails for unclassified, vanished or misshapen endpoints."""
     problems: list[str] = []
