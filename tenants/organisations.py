@@ -120,6 +120,21 @@ def _active_admin_count(db: Session) -> int:
     )
 
 
+def _record_member_event(
+    db: Session, action: str, membership: Membership, actor: User, ip: str | None, **detail: object
+) -> None:
+    audit.record(
+        db,
+        action,
+        actor=actor,
+        object_type="membership",
+        object_id=membership.id,
+        ip_address=ip,
+        email=membership.user.email,
+        **detail,
+    )
+
+
 def set_roles(
     db: Session, membership: Membership, roles: list[str], *, actor: User, ip: str | None
 ) -> None:
@@ -143,14 +158,12 @@ def set_roles(
     db.flush()
     after = [r.value for r in membership.roles]
     if before != after:
-        audit.record(
+        _record_member_event(
             db,
             "member.roles_changed",
-            actor=actor,
-            object_type="membership",
-            object_id=membership.id,
-            ip_address=ip,
-            email=membership.user.email,
+            membership,
+            actor,
+            ip,
             before=before,
             after=after,
         )
@@ -169,14 +182,12 @@ def deactivate_member(db: Session, membership: Membership, *, actor: User, ip: s
     # revoked too, so that a deactivated person must sign in again to reach any other
     # organisation they still belong to.
     revoked = revoke_sessions(db, membership.user_id)
-    audit.record(
+    _record_member_event(
         db,
         "member.deactivated",
-        actor=actor,
-        object_type="membership",
-        object_id=membership.id,
-        ip_address=ip,
-        email=membership.user.email,
+        membership,
+        actor,
+        ip,
         sessions_ended=revoked,
     )
 
@@ -187,14 +198,12 @@ def reactivate_member(db: Session, membership: Membership, *, actor: User, ip: s
     membership.is_active = True
     membership.deactivated_at = None
     db.flush()
-    audit.record(
+    _record_member_event(
         db,
         "member.reactivated",
-        actor=actor,
-        object_type="membership",
-        object_id=membership.id,
-        ip_address=ip,
-        email=membership.user.email,
+        membership,
+        actor,
+        ip,
     )
 
 

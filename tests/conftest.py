@@ -217,6 +217,26 @@ def orgs(db) -> tuple[Org, Org]:  # type: ignore[no-untyped-def]
     return make_org(db, "alpha"), make_org(db, "beta")
 
 
+def add_tenant_rows(session, orgs: tuple[Org, Org]) -> None:  # type: ignore[no-untyped-def]
+    """Beyond memberships and roles, give each organisation an invitation and an audit event,
+    so that every tenant table holds rows of both."""
+    from tenants import audit, organisations
+    from tenants.context import tenant_context
+
+    for org in orgs:
+        with tenant_context(org.id):
+            organisations.invite(
+                session,
+                secret_key=SECRET,
+                actor=org.admin,
+                email=f"newcomer@{org.slug}.example",
+                roles=["carer"],
+                ip="192.0.2.1",
+            )
+            audit.record(session, "test.event", actor=org.admin, ip_address="192.0.2.1")
+    session.commit()
+
+
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 

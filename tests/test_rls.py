@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from tenants import accounts, audit, organisations
+from tenants import accounts
 from tenants.context import tenant_context
 from tenants.db import Base
 from tenants.isolation import tenant_tables
 from tenants.models import Membership
 from tenants.rls import POLICY
-from tests.conftest import PASSWORD, SECRET
+from tests.conftest import PASSWORD, add_tenant_rows
 from tests.services import APP_ROLE
 
 pytestmark = pytest.mark.postgres_only
@@ -49,18 +49,7 @@ def refused(excinfo: pytest.ExceptionInfo[DBAPIError]) -> str:
 @pytest.fixture
 def populated(db, orgs):  # type: ignore[no-untyped-def]
     """Both organisations hold rows in every tenant table."""
-    for org in orgs:
-        with tenant_context(org.id):
-            organisations.invite(
-                db,
-                secret_key=SECRET,
-                actor=org.admin,
-                email=f"newcomer@{org.slug}.example",
-                roles=["carer"],
-                ip="192.0.2.1",
-            )
-            audit.record(db, "test.event", actor=org.admin)
-    db.commit()
+    add_tenant_rows(db, orgs)
     ids = orgs[0].id, orgs[1].id
     conn = db.connection()
     act_as(conn, bypass=True)

@@ -19,7 +19,7 @@ from tenants.db import Base
 from tenants.errors import NotFound
 from tenants.isolation import TenantIsolationError, TenantScoped, tenant_tables
 from tenants.models import AuditEvent, Invitation, Membership, MembershipRole, User
-from tests.conftest import PASSWORD, SECRET
+from tests.conftest import PASSWORD, add_tenant_rows
 
 
 def tenant_models() -> list[type]:
@@ -31,18 +31,7 @@ def tenant_models() -> list[type]:
 def populated(db, orgs):  # type: ignore[no-untyped-def]
     """Both organisations hold rows of every tenant model: memberships and roles (from
     `orgs`), an invitation and audit events."""
-    for org in orgs:
-        with tenant_context(org.id):
-            organisations.invite(
-                db,
-                secret_key=SECRET,
-                actor=org.admin,
-                email=f"newcomer@{org.slug}.example",
-                roles=["carer"],
-                ip="192.0.2.1",
-            )
-            audit.record(db, "test.event", actor=org.admin, ip_address="192.0.2.1")
-    db.commit()
+    add_tenant_rows(db, orgs)
     db.expunge_all()
     with cross_tenant("test: every tenant model has rows in both organisations"):
         for model in tenant_models():
