@@ -57,10 +57,11 @@ def register_blueprints(app: Flask) -> None:
     from portal.account import bp as account_bp
     from portal.admin import bp as admin_bp
     from portal.auth import bp as auth_bp
+    from portal.clinic import bp as clinic_bp
     from portal.health import bp as health_bp
     from portal.workspace import bp as workspace_bp
 
-    for bp in (auth_bp, account_bp, workspace_bp, admin_bp, health_bp):
+    for bp in (auth_bp, account_bp, workspace_bp, admin_bp, clinic_bp, health_bp):
         app.register_blueprint(bp)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    DateField,
     EmailField,
     HiddenField,
     PasswordField,
@@ -167,3 +168,52 @@ class AuditFilterForm(FlaskForm):
     actor = StringField("Person (email contains)", validators=[Optional(), Length(max=254)])
     since = StringField("From", validators=[Optional(), Length(max=10)], render_kw={"type": "date"})
     until = StringField("To", validators=[Optional(), Length(max=10)], render_kw={"type": "date"})
+
+
+class ChildForm(FlaskForm):
+    given_name = StringField(
+        "Given name", validators=[DataRequired("Enter the given name."), Length(max=100)]
+    )
+    family_name = StringField(
+        "Family name", validators=[DataRequired("Enter the family name."), Length(max=100)]
+    )
+    preferred_name = StringField(
+        "Preferred name (optional)", validators=[Optional(), Length(max=100)]
+    )
+    pronouns = StringField("Pronouns (optional)", validators=[Optional(), Length(max=40)])
+    date_of_birth = DateField(
+        "Date of birth",
+        validators=[DataRequired("Enter the date of birth as a date, for example 2017-05-21.")],
+    )
+    household_name = StringField("Household (optional)", validators=[Optional(), Length(max=200)])
+    time_zone = SelectField(
+        "Household time zone",
+        choices=_zone_choices,
+        validators=[DataRequired("Choose a time zone.")],
+    )
+    school_name = StringField("School (optional)", validators=[Optional(), Length(max=200)])
+    classroom_name = StringField("Class (optional)", validators=[Optional(), Length(max=100)])
+
+
+def _team_role_choices() -> list[SelectChoice]:
+    from routines.models import TeamRole
+
+    return [SelectChoice(r.value, r.label) for r in TeamRole]
+
+
+def _relationship_choices() -> list[SelectChoice]:
+    from routines.models import CarerRelationship
+
+    return [SelectChoice("", "— (carers only)")] + [
+        SelectChoice(r.value, r.label) for r in CarerRelationship
+    ]
+
+
+class TeamMemberForm(FlaskForm):
+    membership_id = SelectField("Person", coerce=int, validators=[DataRequired("Choose a person.")])
+    team_role = SelectField(
+        "Role on the team", choices=_team_role_choices, validators=[DataRequired("Choose a role.")]
+    )
+    relationship = SelectField(
+        "Relationship to the child", choices=_relationship_choices, validators=[Optional()]
+    )

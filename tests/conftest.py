@@ -218,8 +218,12 @@ def orgs(db) -> tuple[Org, Org]:  # type: ignore[no-untyped-def]
 
 
 def add_tenant_rows(session, orgs: tuple[Org, Org]) -> None:  # type: ignore[no-untyped-def]
-    """Beyond memberships and roles, give each organisation an invitation and an audit event,
-    so that every tenant table holds rows of both."""
+    """Beyond memberships and roles, give each organisation an invitation, an audit event and
+    a child with a household, a classroom and a care team, so that every tenant table holds
+    rows of both."""
+    from datetime import date
+
+    from routines import children
     from tenants import audit, organisations
     from tenants.context import tenant_context
 
@@ -234,6 +238,29 @@ def add_tenant_rows(session, orgs: tuple[Org, Org]) -> None:  # type: ignore[no-
                 ip="192.0.2.1",
             )
             audit.record(session, "test.event", actor=org.admin, ip_address="192.0.2.1")
+            child = children.add_child(
+                session,
+                children.ChildDetails(
+                    "Robin",
+                    "Ashdown",
+                    date(2018, 4, 2),
+                    household_name="Ashdown household",
+                    school_name="Brook Primary",
+                    classroom_name="Year 3",
+                ),
+                actor=org.clinician,
+                actor_membership=organisations.membership_for(session, org.clinician),
+                default_time_zone="Europe/London",
+                today=date(2026, 11, 23),
+            )
+            children.add_team_member(
+                session,
+                child,
+                membership_id=organisations.membership_for(session, org.carer).id,
+                team_role="carer",
+                relationship="foster_carer",
+                actor=org.clinician,
+            )
     session.commit()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +21,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.routing import Rule
 
+from routines import children
+from routines.models import CareTeamMember, Child
 from tenants import organisations
 from tenants.context import cross_tenant, tenant_context
 from tenants.models import AuditEvent, Invitation, Membership, MembershipRole
@@ -57,6 +60,11 @@ CLASSIFICATION: dict[str, str] = {
     "admin.reactivate": ORG_OBJECT,
     "admin.resend_invitation": ORG_OBJECT,
     "admin.revoke_invitation": ORG_OBJECT,
+    "clinic.caseload": ORG,
+    "clinic.add_child": ORG,
+    "clinic.child": ORG_OBJECT,
+    "clinic.add_team_member": ORG_OBJECT,
+    "clinic.remove_team_member": ORG_OBJECT,
 }
 
 MISSING_ID = 999_999
@@ -199,9 +207,67 @@ def _invitation(db, app: Flask, org: Org) -> ObjectRef:  # type: ignore[no-untyp
     return ObjectRef(invitation_id, Invitation, snapshot, email)
 
 
+def _new_child(db, org: Org, family_name: str):  # type: ignore[no-untyped-def]
+    """A child with the organisation's clinician as lead and its carer on the team; one per
+    organisation and test, so child_id and member_id in one URL belong together."""
+    made = db.info.setdefault("isolation_children", {})
+    if org.id in made:
+        return made[org.id]
+    with tenant_context(org.id):
+        clinician = organisations.membership_for(db, org.clinician)
+        carer = organisations.membership_for(db, org.carer)
+        child = children.add_child(
+            db,
+            children.ChildDetails("Robin", family_name, date(2018, 4, 2), household_name="Home"),
+            actor=org.clinician,
+            actor_membership=clinician,
+            default_time_zone="Europe/London",
+            today=date(2026, 11, 23),
+        )
+        member = children.add_team_member(
+            db,
+            child,
+            membership_id=carer.id,
+            team_role="carer",
+            relationship="foster_carer",
+            actor=org.clinician,
+        )
+    db.commit()
+    made[org.id] = (child.id, member.id)
+    return made[org.id]
+
+
+def _team_snapshot(db, child_id: int):  # type: ignore[no-untyped-def]
+    def snapshot() -> Any:
+        with cross_tenant("test: read the object back"):
+            return sorted(
+                db.execute(
+                    select(CareTeamMember.membership_id, CareTeamMember.team_role).where(
+                        CareTeamMember.child_id == child_id
+                    )
+                ).all()
+            )
+
+    return snapshot
+
+
+def _child(db, app: Flask, org: Org) -> ObjectRef:  # type: ignore[no-untyped-def]
+    marker = f"Zebedee{org.slug.title()}"
+    child_id, _ = _new_child(db, org, marker)
+    return ObjectRef(child_id, Child, _team_snapshot(db, child_id), marker)
+
+
+def _care_team_member(db, app: Flask, org: Org) -> ObjectRef:  # type: ignore[no-untyped-def]
+    marker = f"Zebedee{org.slug.title()}"
+    child_id, member_id = _new_child(db, org, marker)
+    return ObjectRef(member_id, CareTeamMember, _team_snapshot(db, child_id), marker)
+
+
 ID_FACTORIES: dict[str, Callable[..., ObjectRef]] = {
     "membership_id": _membership,
     "invitation_id": _invitation,
+    "child_id": _child,
+    "member_id": _care_team_member,
 }
 
 

@@ -1,0 +1,1 @@
+"""Cadence's own default content: assessment framework and activity library (JSON)."""
