@@ -56,12 +56,27 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def register_blueprints(app: Flask) -> None:
     from portal.account import bp as account_bp
     from portal.admin import bp as admin_bp
+    from portal.admin.frameworks import bp as frameworks_bp
     from portal.auth import bp as auth_bp
     from portal.clinic import bp as clinic_bp
+    from portal.clinic.assessments import bp as assessments_bp
+    from portal.clinic.history import bp as history_bp
     from portal.health import bp as health_bp
+    from portal.library import bp as library_bp
     from portal.workspace import bp as workspace_bp
 
-    for bp in (auth_bp, account_bp, workspace_bp, admin_bp, clinic_bp, health_bp):
+    for bp in (
+        auth_bp,
+        account_bp,
+        workspace_bp,
+        admin_bp,
+        frameworks_bp,
+        clinic_bp,
+        assessments_bp,
+        history_bp,
+        library_bp,
+        health_bp,
+    ):
         app.register_blueprint(bp)
 
 

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -221,8 +222,6 @@ def add_tenant_rows(session, orgs: tuple[Org, Org]) -> None:  # type: ignore[no-
     """Beyond memberships and roles, give each organisation an invitation, an audit event and
     a child with a household, a classroom and a care team, so that every tenant table holds
     rows of both."""
-    from datetime import date
-
     from routines import children
     from tenants import audit, organisations
     from tenants.context import tenant_context
@@ -261,7 +260,55 @@ def add_tenant_rows(session, orgs: tuple[Org, Org]) -> None:  # type: ignore[no-
                 relationship="foster_carer",
                 actor=org.clinician,
             )
+            _add_clinical_rows(session, child)
     session.commit()
+
+
+def _add_clinical_rows(session, child) -> None:  # type: ignore[no-untyped-def]
+    """One row in each clinical table, written directly (no operation is under test here)."""
+    from routines import models as m
+
+    band = {"code": "all", "label": "Any age", "from_months": 0, "to_months": 216}
+    framework = m.Framework(
+        key="test", version=1, name="Test", scale_max=12, age_bands=[band], source="import"
+    )
+    framework.items.append(
+        m.FrameworkItem(
+            code="T1",
+            domain="sensory_integration",
+            position=1,
+            label="Test item",
+            expected={"all": 12},
+        )
+    )
+    session.add(framework)
+    session.flush()
+    assessment = m.Assessment(
+        child_id=child.id, framework_id=framework.id, assessed_on=date(2026, 11, 1)
+    )
+    assessment.ratings.append(m.ItemRating(item_id=framework.items[0].id, score=6))
+    session.add_all(
+        [
+            assessment,
+            m.HistoryEntry(
+                child_id=child.id,
+                period="infancy",
+                entry_type="relational",
+                relational_level="low",
+            ),
+            m.Activity(
+                name="Test rocking",
+                instructions="Rock.",
+                domains=["sensory_integration"],
+                rs=["rhythmic", "repetitive", "relational"],
+                typical_minutes=5,
+                settings=["home"],
+                dev_age_min_months=0,
+                dev_age_max_months=216,
+            ),
+        ]
+    )
+    session.flush()
 
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')

@@ -1,0 +1,14 @@
+"""A child's developmental history."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask_login import login_required
+
+bp = Blueprint("history", __name__, url_prefix="/o/<org_slug>/children/<id:child_id>/history")
+
+
+@bp.before_request
+@login_required
+def _members_only() -> None:
+    return None
