@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import secrets
+from zoneinfo import ZoneInfo
 
 from portal.config import instance_path
 from portal.extensions import db
+from routines import demo as routines_demo
 from tenants import demo
+from tenants.context import tenant_context
+from tenants.db import utcnow
 
 
 def demo_password() -> str:
@@ -20,13 +24,17 @@ def demo_password() -> str:
 
 
 def seed_demo_organisation(*, slug: str, password: str) -> list[tuple[str, list[str]]]:
+    """People first, then the clinical picture (children, care teams, ...), in one commit."""
     try:
-        _, made = demo.seed_demo_organisation(db.session, slug=slug, password=password)
+        seeded = demo.seed_demo_organisation(db.session, slug=slug, password=password)
+        with tenant_context(seeded.org.id):
+            today = utcnow().astimezone(ZoneInfo(seeded.org.time_zone)).date()
+            routines_demo.seed_children(db.session, seeded.org, seeded.people, today)
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
-    return made
+    return seeded.accounts
 
 
 def create_admin(**kwargs: str | None) -> str:

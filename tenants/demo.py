@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.orm import Session
 
 from tenants import accounts, organisations
@@ -29,9 +31,14 @@ def ensure_user(db: Session, *, email: str, name: str, password: str) -> User:
     return user
 
 
-def seed_demo_organisation(
-    db: Session, *, slug: str, password: str
-) -> tuple[Organisation, list[tuple[str, list[str]]]]:
+@dataclass(frozen=True)
+class DemoOrganisation:
+    org: Organisation
+    accounts: list[tuple[str, list[str]]]  # (email, roles)
+    people: dict[str, User]  # keyed by the email's local part: admin, clinician, carer, ...
+
+
+def seed_demo_organisation(db: Session, *, slug: str, password: str) -> DemoOrganisation:
     """Create or refresh the demo organisation. Running it again changes nothing but passwords."""
     slug = check_slug(slug)
     org = organisations.organisation_by_slug(db, slug)
@@ -43,13 +50,15 @@ def seed_demo_organisation(
             time_zone="Europe/London",
         )
     made: list[tuple[str, list[str]]] = []
+    people: dict[str, User] = {}
     with tenant_context(org.id):
         for local, name, roles in DEMO_PEOPLE:
             email = f"{local}@{slug}.example"
             user = ensure_user(db, email=email, name=name, password=password)
             membership = organisations.add_member(db, user, list(roles))
             made.append((email, [r.value for r in membership.roles]))
-    return org, made
+            people[local] = user
+    return DemoOrganisation(org, made, people)
 
 
 def create_admin(

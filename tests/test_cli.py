@@ -8,6 +8,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from portal.cli import cli
+from routines.models import Child
 from tenants import accounts
 from tenants.context import cross_tenant
 from tenants.models import Membership, Organisation, User
@@ -55,6 +56,27 @@ def test_seed_demo_twice_is_harmless(fresh, tmp_path):  # type: ignore[no-untype
     assert second.exit_code == 0, second.output
     assert second.output.rsplit("password for all of them: ", 1)[1].strip() == password
     assert _counts(fresh.app_url) == (1, 5, 5)
+    engine = create_engine(fresh.app_url)
+    try:
+        with Session(engine) as session, cross_tenant("test counts"):
+            teams = {
+                child.given_name: sorted((m.membership.user.email, m.team_role) for m in child.team)
+                for child in session.scalars(select(Child))
+            }
+    finally:
+        engine.dispose()
+    assert teams == {
+        "Mia": [
+            ("carer2@riverside.example", "carer"),
+            ("carer@riverside.example", "carer"),
+            ("clinician@riverside.example", "lead_clinician"),
+            ("teacher@riverside.example", "teacher"),
+        ],
+        "Jayden": [
+            ("carer@riverside.example", "carer"),
+            ("clinician@riverside.example", "lead_clinician"),
+        ],
+    }
     engine = create_engine(fresh.app_url)
     try:
         with Session(engine) as session:
