@@ -70,9 +70,12 @@ def run_command(host: str, port: int, threads: int) -> None:
 # --- database -----------------------------------------------------------------------------
 
 
-@cli.group("db")
+@click.group("db")
 def db_group() -> None:
-    """Database migrations."""
+    """Database migrations (need no SECRET_KEY: they never build the web app)."""
+
+
+cli.add_command(db_group)
 
 
 def alembic_config(url: str | None = None):  # type: ignore[no-untyped-def]
