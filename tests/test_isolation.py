@@ -21,8 +21,17 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.routing import Rule
 
-from routines import children
-from routines.models import CareTeamMember, Child
+from routines import children, frameworks, history, library
+from routines.models import (
+    Activity,
+    Assessment,
+    CareTeamMember,
+    Child,
+    Framework,
+    FrameworkItem,
+    HistoryEntry,
+    ItemRating,
+)
 from tenants import organisations
 from tenants.context import cross_tenant, tenant_context
 from tenants.models import AuditEvent, Invitation, Membership, MembershipRole
@@ -65,6 +74,24 @@ CLASSIFICATION: dict[str, str] = {
     "clinic.child": ORG_OBJECT,
     "clinic.add_team_member": ORG_OBJECT,
     "clinic.remove_team_member": ORG_OBJECT,
+    "frameworks.index": ORG,
+    "frameworks.import_framework": ORG,
+    "frameworks.template_csv": ORG,
+    "frameworks.show": ORG_OBJECT,
+    "frameworks.edit_item": ORG_OBJECT,
+    "history.index": ORG_OBJECT,
+    "history.add_adversity": ORG_OBJECT,
+    "history.set_relational": ORG_OBJECT,
+    "history.remove_entry": ORG_OBJECT,
+    "library.index": ORG,
+    "library.add_activity": ORG,
+    "library.activity": ORG_OBJECT,
+    "library.retire": ORG_OBJECT,
+    "library.restore": ORG_OBJECT,
+    "assessments.index": ORG_OBJECT,
+    "assessments.start": ORG_OBJECT,
+    "assessments.rate": ORG_OBJECT,
+    "assessments.brain_map": ORG_OBJECT,
 }
 
 MISSING_ID = 999_999
@@ -263,7 +290,103 @@ def _care_team_member(db, app: Flask, org: Org) -> ObjectRef:  # type: ignore[no
     return ObjectRef(member_id, CareTeamMember, _team_snapshot(db, child_id), marker)
 
 
+def _count_snapshot(db, *models: type):  # type: ignore[no-untyped-def]
+    def snapshot() -> Any:
+        with cross_tenant("test: count rows"):
+            return tuple(db.scalar(select(func.count()).select_from(m)) for m in models)
+
+    return snapshot
+
+
+def _framework_with_item(db, org: Org):  # type: ignore[no-untyped-def]
+    made = db.info.setdefault("isolation_frameworks", {})
+    if org.id not in made:
+        with tenant_context(org.id):
+            framework = frameworks.ensure_default_framework(db)
+            made[org.id] = (framework.id, framework.items[0].id)
+        db.commit()
+    return made[org.id]
+
+
+def _framework(db, app: Flask, org: Org) -> ObjectRef:  # type: ignore[no-untyped-def]
+    framework_id, _ = _framework_with_item(db, org)
+    return ObjectRef(
+        framework_id,
+        Framework,
+        _count_snapshot(db, Framework, FrameworkItem),
+        "Steady body rhythms",
+    )
+
+
+def _framework_item(db, app: Flask, org: Org) -> ObjectRef:  # type: ignore[no-untyped-def]
+    _, item_id = _framework_with_item(db, org)
+    return ObjectRef(
+        item_id, FrameworkItem, _count_snapshot(db, Framework, FrameworkItem), "Steady body rhythms"
+    )
+
+
+def _history_entry(db, app: Flask, org: Org) -> ObjectRef:  # type: ignore[no-untyped-def]
+    child_id, _ = _new_child(db, org, f"Zebedee{org.slug.title()}")
+    with tenant_context(org.id):
+        child = db.get(Child, child_id)
+        entry = history.add_adversity(
+            db,
+            child,
+            period="infancy",
+            kind=f"Upheaval{org.slug}",
+            severity="severe",
+            certainty="known",
+            actor=org.clinician,
+        )
+        entry_id = entry.id
+    db.commit()
+    return ObjectRef(
+        entry_id, HistoryEntry, _count_snapshot(db, HistoryEntry), f"Upheaval{org.slug}"
+    )
+
+
+def _activity(db, app: Flask, org: Org) -> ObjectRef:  # type: ignore[no-untyped-def]
+    with tenant_context(org.id):
+        library.ensure_default_library(db)
+        activity_id = db.scalar(select(Activity.id).order_by(Activity.id))
+    db.commit()
+
+    def snapshot() -> Any:
+        with cross_tenant("test: read the object back"):
+            return db.scalar(select(Activity.retired_at).where(Activity.id == activity_id))
+
+    return ObjectRef(activity_id, Activity, snapshot, f"{org.slug} activity marker")
+
+
+def _assessment(db, app: Flask, org: Org) -> ObjectRef:  # type: ignore[no-untyped-def]
+    """A draft assessment of the organisation's test child (the one child_id names)."""
+    child_id, _ = _new_child(db, org, f"Zebedee{org.slug.title()}")
+    framework_id, _ = _framework_with_item(db, org)
+    with tenant_context(org.id):
+        assessment = Assessment(
+            child_id=child_id,
+            framework_id=framework_id,
+            assessed_on=date(2026, 11, 2),
+            created_by_id=org.clinician.id,
+        )
+        db.add(assessment)
+        db.flush()
+        assessment_id = assessment.id
+    db.commit()
+    return ObjectRef(
+        assessment_id,
+        Assessment,
+        _count_snapshot(db, Assessment, ItemRating),
+        f"Zebedee{org.slug.title()}",
+    )
+
+
 ID_FACTORIES: dict[str, Callable[..., ObjectRef]] = {
+    "assessment_id": _assessment,
+    "framework_id": _framework,
+    "item_id": _framework_item,
+    "entry_id": _history_entry,
+    "activity_id": _activity,
     "membership_id": _membership,
     "invitation_id": _invitation,
     "child_id": _child,
