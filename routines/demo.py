@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from routines import children
+from routines import children, frameworks, history, library
 from routines.models import Child
 from tenants.models import Organisation, User
 from tenants.organisations import membership_for
@@ -42,8 +42,47 @@ DEMO_CHILDREN = (
 )
 
 
+# Mia's developmental history: (period, adversity kind, severity, certainty)
+MIA_ADVERSITY = (
+    ("perinatal", "Exposure to alcohol before birth", "moderate", "estimated"),
+    ("infancy", "Neglect: long periods without a responsive adult", "severe", "known"),
+    ("early_childhood", "Domestic violence in the home", "severe", "known"),
+    ("early_childhood", "Three placement moves", "moderate", "known"),
+    ("childhood", "Separation from a sibling", "mild", "known"),
+)
+MIA_RELATIONAL = (
+    ("perinatal", "low"),
+    ("infancy", "none"),
+    ("early_childhood", "low"),
+    ("childhood", "moderate"),
+    ("current", "strong"),
+)
+
+
+def seed_library(db: Session) -> None:
+    """The organisation's copies of Cadence's default framework and activity library."""
+    frameworks.ensure_default_framework(db)
+    library.ensure_default_library(db)
+
+
+def seed_history(db: Session, child: Child, clinician: User) -> None:
+    for period, kind, severity, certainty in MIA_ADVERSITY:
+        history.add_adversity(
+            db,
+            child,
+            period=period,
+            kind=kind,
+            severity=severity,
+            certainty=certainty,
+            actor=clinician,
+        )
+    for period, level in MIA_RELATIONAL:
+        history.set_relational_health(db, child, period=period, level=level, actor=clinician)
+
+
 def seed_children(db: Session, org: Organisation, people: dict[str, User], today: date) -> None:
     """The demo children and their care teams; existing ones are left as they are."""
+    seed_library(db)
     clinician = membership_for(db, people["clinician"])
     for (
         given,
@@ -90,3 +129,5 @@ def seed_children(db: Session, org: Organisation, people: dict[str, User], today
                 relationship=None,
                 actor=people["clinician"],
             )
+        if given == "Mia":
+            seed_history(db, child, people["clinician"])

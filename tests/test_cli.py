@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from portal.cli import cli
-from routines.models import Child
+from routines.models import Activity, Child, Framework, HistoryEntry
 from tenants import accounts
 from tenants.context import cross_tenant
 from tenants.models import Membership, Organisation, User
@@ -59,12 +59,18 @@ def test_seed_demo_twice_is_harmless(fresh, tmp_path):  # type: ignore[no-untype
     engine = create_engine(fresh.app_url)
     try:
         with Session(engine) as session, cross_tenant("test counts"):
+            clinical = (
+                session.scalar(select(func.count(HistoryEntry.id))),
+                session.scalar(select(func.count(Framework.id))),
+                (session.scalar(select(func.count(Activity.id))) or 0) >= 30,
+            )
             teams = {
                 child.given_name: sorted((m.membership.user.email, m.team_role) for m in child.team)
                 for child in session.scalars(select(Child))
             }
     finally:
         engine.dispose()
+    assert clinical == (10, 1, True)  # Mia's history; the default framework and library
     assert teams == {
         "Mia": [
             ("carer2@riverside.example", "carer"),
