@@ -3,12 +3,13 @@ histories, assessments and plans, so a new user sees the whole picture at once."
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from routines import children, frameworks, history, library
+from routines import assessments, children, frameworks, history, library
+from routines.metrics import age_band_for, age_in_months
 from routines.models import Child
 from tenants.models import Organisation, User
 from tenants.organisations import membership_for
@@ -80,6 +81,35 @@ def seed_history(db: Session, child: Child, clinician: User) -> None:
         history.set_relational_health(db, child, period=period, level=level, actor=clinician)
 
 
+# Mia's functional map: score per item as a share of what is typical at her age, by domain.
+# Bottom-up she is most compromised low down (sensory, self-regulation), as is common after
+# early neglect, and closest to age-typical in cognition.
+MIA_SHARE = {
+    "sensory_integration": 0.55,
+    "self_regulation": 0.5,
+    "relational": 0.7,
+    "cognitive": 0.9,
+}
+
+
+def seed_assessment(db: Session, child: Child, clinician: User, today: date) -> None:
+    """A completed assessment a fortnight ago, so the map and developmental ages show."""
+    assessed_on = today - timedelta(days=14)
+    assessment = assessments.start_assessment(
+        db, child, assessed_on=assessed_on, today=today, actor=clinician
+    )
+    framework = assessment.framework
+    band = age_band_for(
+        age_in_months(child.date_of_birth, assessed_on), frameworks.age_bands(framework)
+    )
+    scores = {
+        item.code: round(item.expected[band.code] * MIA_SHARE[item.domain])
+        for item in framework.items
+    }
+    assessments.save_ratings(db, assessment, scores, actor=clinician)
+    assessments.complete_assessment(db, assessment, child, actor=clinician)
+
+
 def seed_children(db: Session, org: Organisation, people: dict[str, User], today: date) -> None:
     """The demo children and their care teams; existing ones are left as they are."""
     seed_library(db)
@@ -131,3 +161,4 @@ def seed_children(db: Session, org: Organisation, people: dict[str, User], today
             )
         if given == "Mia":
             seed_history(db, child, people["clinician"])
+            seed_assessment(db, child, people["clinician"], today)

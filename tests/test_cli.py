@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from portal.cli import cli
-from routines.models import Activity, Child, Framework, HistoryEntry
+from routines.models import Activity, Assessment, Child, Framework, HistoryEntry
 from tenants import accounts
 from tenants.context import cross_tenant
 from tenants.models import Membership, Organisation, User
@@ -63,6 +63,7 @@ def test_seed_demo_twice_is_harmless(fresh, tmp_path):  # type: ignore[no-untype
                 session.scalar(select(func.count(HistoryEntry.id))),
                 session.scalar(select(func.count(Framework.id))),
                 (session.scalar(select(func.count(Activity.id))) or 0) >= 30,
+                list(session.scalars(select(Assessment.status))),
             )
             teams = {
                 child.given_name: sorted((m.membership.user.email, m.team_role) for m in child.team)
@@ -70,7 +71,8 @@ def test_seed_demo_twice_is_harmless(fresh, tmp_path):  # type: ignore[no-untype
             }
     finally:
         engine.dispose()
-    assert clinical == (10, 1, True)  # Mia's history; the default framework and library
+    # Mia's history and completed assessment; the default framework and library
+    assert clinical == (10, 1, True, ["complete"])
     assert teams == {
         "Mia": [
             ("carer2@riverside.example", "carer"),

@@ -12,6 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from portal.extensions import client_address, db
 from portal.forms import ButtonForm, ChildForm, TeamMemberForm
 from portal.helpers import field_error
+from routines import assessments as assessments_ops
 from routines import children as children_ops
 from routines.access import can_add_child, can_change_clinical_record
 from routines.metrics import age_in_months
@@ -105,13 +106,23 @@ def child(child_id: int):  # type: ignore[no-untyped-def]
     record = children_ops.get_child(db.session, child_id, g.membership)
     children_ops.record_view(db.session, record, actor=current_user.user, ip=client_address())
     db.session.commit()
+    return _render_child(record)
+
+
+def _render_child(record, team_form: TeamMemberForm | None = None):  # type: ignore[no-untyped-def]
+    """The child's page; clinical parts (team form, developmental ages) only for its editors."""
     editable = can_change_clinical_record(g.membership, record)
+    dev = None
+    if editable:
+        team_form = team_form or _team_form(record)
+        dev = assessments_ops.latest_developmental_ages(db.session, record, g.org)
     return render_template(
         "clinic/child.html",
         child=record,
         age=_age(record.date_of_birth),
         editable=editable,
-        team_form=_team_form(record) if editable else None,
+        team_form=team_form if editable else None,
+        dev=dev,
         button=ButtonForm(),
         time_zone=children_ops.child_time_zone(record, g.org.time_zone),
     )
@@ -148,15 +159,7 @@ def add_team_member(child_id: int):  # type: ignore[no-untyped-def]
             return redirect(url_for("clinic.child", child_id=record.id)), 303
     db.session.rollback()
     record = children_ops.get_child(db.session, child_id, g.membership)
-    return render_template(
-        "clinic/child.html",
-        child=record,
-        age=_age(record.date_of_birth),
-        editable=True,
-        team_form=form,
-        button=ButtonForm(),
-        time_zone=children_ops.child_time_zone(record, g.org.time_zone),
-    ), 400
+    return _render_child(record, team_form=form), 400
 
 
 @bp.post("/<id:child_id>/team/<id:member_id>/remove")
