@@ -61,6 +61,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.clinic import bp as clinic_bp
     from portal.clinic.assessments import bp as assessments_bp
     from portal.clinic.history import bp as history_bp
+    from portal.clinic.plans import bp as plans_bp
     from portal.health import bp as health_bp
     from portal.library import bp as library_bp
     from portal.workspace import bp as workspace_bp
@@ -74,6 +75,7 @@ def register_blueprints(app: Flask) -> None:
         clinic_bp,
         assessments_bp,
         history_bp,
+        plans_bp,
         library_bp,
         health_bp,
     ):

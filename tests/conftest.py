@@ -287,24 +287,38 @@ def _add_clinical_rows(session, child) -> None:  # type: ignore[no-untyped-def]
         child_id=child.id, framework_id=framework.id, assessed_on=date(2026, 11, 1)
     )
     assessment.ratings.append(m.ItemRating(item_id=framework.items[0].id, score=6))
+    activity = m.Activity(
+        name="Test rocking",
+        instructions="Rock.",
+        domains=["sensory_integration"],
+        rs=["rhythmic", "repetitive", "relational"],
+        typical_minutes=5,
+        settings=["home"],
+        dev_age_min_months=0,
+        dev_age_max_months=216,
+    )
+    plan = m.Plan(child_id=child.id)
+    version = m.PlanVersion(plan=plan, status="draft")
+    version.items.append(
+        m.PlanItem(
+            activity=activity,
+            position=1,
+            domain="sensory_integration",
+            assignee="household",
+            frequency={"days": [0, 1, 2, 3, 4, 5, 6], "mode": "anchors", "anchors": ["before_bed"]},
+            minutes=5,
+            start_date=date(2026, 11, 23),
+        )
+    )
     session.add_all(
         [
             assessment,
+            version,
             m.HistoryEntry(
                 child_id=child.id,
                 period="infancy",
                 entry_type="relational",
                 relational_level="low",
-            ),
-            m.Activity(
-                name="Test rocking",
-                instructions="Rock.",
-                domains=["sensory_integration"],
-                rs=["rhythmic", "repetitive", "relational"],
-                typical_minutes=5,
-                settings=["home"],
-                dev_age_min_months=0,
-                dev_age_max_months=216,
             ),
         ]
     )

@@ -6,8 +6,11 @@ from routines.models.child import CarerRelationship, CareTeamMember, Child, Team
 from routines.models.framework import Framework, FrameworkItem
 from routines.models.history import HistoryEntry
 from routines.models.household import Classroom, Household
+from routines.models.plan import ANCHORS, ASSIGNEES, Plan, PlanItem, PlanVersion
 
 __all__ = [
+    "ANCHORS",
+    "ASSIGNEES",
     "Activity",
     "Assessment",
     "CareTeamMember",
@@ -19,5 +22,8 @@ __all__ = [
     "HistoryEntry",
     "Household",
     "ItemRating",
+    "Plan",
+    "PlanItem",
+    "PlanVersion",
     "TeamRole",
 ]
