@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from routines import assessments, children, frameworks, history, library
+from routines import assessments, children, frameworks, history, library, plans
 from routines.metrics import age_band_for, age_in_months
 from routines.models import Child
 from tenants.models import Organisation, User
@@ -110,6 +110,23 @@ def seed_assessment(db: Session, child: Child, clinician: User, today: date) -> 
     assessments.complete_assessment(db, assessment, child, actor=clinician)
 
 
+def seed_plan(db: Session, child: Child, org: Organisation, clinician: User, today: date) -> None:
+    """Mia's plan: Cadence's proposal from her assessment, published as version 1 today."""
+    draft = plans.draft_for(db, child, actor=clinician)
+    plans.propose_into_draft(db, draft, child, org, actor=clinician, today=today)
+    warnings = plans.warnings_for(db, draft, child, org)
+    plans.publish(
+        db,
+        draft,
+        child,
+        effective_from=today,
+        acknowledged=bool(warnings),
+        reason="Demo: Cadence's proposal, published as it stands." if warnings else "",
+        actor=clinician,
+        org=org,
+    )
+
+
 def seed_children(db: Session, org: Organisation, people: dict[str, User], today: date) -> None:
     """The demo children and their care teams; existing ones are left as they are."""
     seed_library(db)
@@ -162,3 +179,4 @@ def seed_children(db: Session, org: Organisation, people: dict[str, User], today
         if given == "Mia":
             seed_history(db, child, people["clinician"])
             seed_assessment(db, child, people["clinician"], today)
+            seed_plan(db, child, org, people["clinician"], today)

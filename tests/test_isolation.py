@@ -31,6 +31,9 @@ from routines.models import (
     FrameworkItem,
     HistoryEntry,
     ItemRating,
+    Plan,
+    PlanItem,
+    PlanVersion,
 )
 from tenants import organisations
 from tenants.context import cross_tenant, tenant_context
@@ -92,6 +95,15 @@ CLASSIFICATION: dict[str, str] = {
     "assessments.start": ORG_OBJECT,
     "assessments.rate": ORG_OBJECT,
     "assessments.brain_map": ORG_OBJECT,
+    "plans.index": ORG_OBJECT,
+    "plans.propose": ORG_OBJECT,
+    "plans.add_item": ORG_OBJECT,
+    "plans.item": ORG_OBJECT,
+    "plans.remove_item": ORG_OBJECT,
+    "plans.move_item": ORG_OBJECT,
+    "plans.publish": ORG_OBJECT,
+    "plans.version": ORG_OBJECT,
+    "plans.compare": ORG_OBJECT,
 }
 
 MISSING_ID = 999_999
@@ -381,7 +393,76 @@ def _assessment(db, app: Flask, org: Org) -> ObjectRef:  # type: ignore[no-untyp
     )
 
 
+def _published_plan(db, org: Org):  # type: ignore[no-untyped-def]
+    """Version 1, published, of the test child's plan with one item: (version id, item id).
+    Published, so the own-organisation walk (remove, move, edit) is refused with 400."""
+    made = db.info.setdefault("isolation_plans", {})
+    if org.id not in made:
+        child_id, _ = _new_child(db, org, f"Zebedee{org.slug.title()}")
+        with tenant_context(org.id):
+            library.ensure_default_library(db)
+            activity = db.scalar(select(Activity).order_by(Activity.id))
+            version = PlanVersion(
+                plan=Plan(child_id=child_id),
+                number=1,
+                status="published",
+                effective_from=date(2026, 11, 23),
+                created_by_id=org.clinician.id,
+            )
+            version.items.append(
+                PlanItem(
+                    activity=activity,
+                    position=1,
+                    domain=activity.domains[0],
+                    assignee="household",
+                    frequency={
+                        "days": [0, 1, 2, 3, 4, 5, 6],
+                        "mode": "anchors",
+                        "anchors": ["before_bed"],
+                    },
+                    minutes=5,
+                    start_date=date(2026, 11, 23),
+                    notes=f"Plan note {org.slug}",
+                )
+            )
+            db.add(version)
+            db.flush()
+            made[org.id] = (version.id, version.items[0].id)
+        db.commit()
+    return made[org.id]
+
+
+def _plan_snapshot(db):  # type: ignore[no-untyped-def]
+    def snapshot() -> Any:
+        with cross_tenant("test: read the plans back"):
+            versions = db.execute(
+                select(PlanVersion.id, PlanVersion.status, PlanVersion.number).order_by(
+                    PlanVersion.id
+                )
+            ).all()
+            items = db.execute(
+                select(
+                    PlanItem.id, PlanItem.version_id, PlanItem.position, PlanItem.minutes
+                ).order_by(PlanItem.id)
+            ).all()
+            return [tuple(v) for v in versions], [tuple(i) for i in items]
+
+    return snapshot
+
+
+def _plan_version(db, app: Flask, org: Org) -> ObjectRef:  # type: ignore[no-untyped-def]
+    version_id, _ = _published_plan(db, org)
+    return ObjectRef(version_id, PlanVersion, _plan_snapshot(db), f"Plan note {org.slug}")
+
+
+def _plan_item(db, app: Flask, org: Org) -> ObjectRef:  # type: ignore[no-untyped-def]
+    _, item_id = _published_plan(db, org)
+    return ObjectRef(item_id, PlanItem, _plan_snapshot(db), f"Plan note {org.slug}")
+
+
 ID_FACTORIES: dict[str, Callable[..., ObjectRef]] = {
+    "version_id": _plan_version,
+    "plan_item_id": _plan_item,
     "assessment_id": _assessment,
     "framework_id": _framework,
     "item_id": _framework_item,
