@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
+    DecimalField,
     EmailField,
     HiddenField,
     PasswordField,
@@ -13,7 +14,7 @@ from wtforms import (
     StringField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from tenants.roles import ALL_ROLES
@@ -153,6 +154,16 @@ class OrganisationSettingsForm(FlaskForm):
     )
     time_zone = SelectField(
         "Default time zone", choices=_zone_choices, validators=[DataRequired("Choose a time zone.")]
+    )
+    map_red_below = DecimalField(
+        "Red below (% of age-typical)",
+        places=None,
+        validators=[InputRequired("Enter a percent, for example 60.")],
+    )
+    map_green_from = DecimalField(
+        "Green from (% of age-typical)",
+        places=None,
+        validators=[InputRequired("Enter a percent, for example 85.")],
     )
 
 

@@ -42,13 +42,52 @@ def organisation_by_slug(db: Session, slug: str) -> Organisation | None:
     return db.scalar(select(Organisation).where(Organisation.slug == slug))
 
 
+def _settings(org: Organisation) -> dict[str, object]:
+    return {
+        "name": org.name,
+        "time_zone": org.time_zone,
+        "map_red_below": org.map_red_below,
+        "map_green_from": org.map_green_from,
+    }
+
+
+def _check_map_thresholds(red_below: float | None, green_from: float | None) -> tuple[float, float]:
+    if red_below is None:
+        raise ValidationError("Enter the percent below which a cell is red.", "map_red_below")
+    if green_from is None:
+        raise ValidationError("Enter the percent from which a cell is green.", "map_green_from")
+    if not 1 <= red_below <= 99:
+        raise ValidationError("Red must start below a percent between 1 and 99.", "map_red_below")
+    if not 2 <= green_from <= 100:
+        raise ValidationError("Green must start at a percent between 2 and 100.", "map_green_from")
+    if red_below >= green_from:
+        raise ValidationError(
+            "Green must start above the red threshold, leaving a yellow band between them.",
+            "map_green_from",
+        )
+    return float(red_below), float(green_from)
+
+
 def update_settings(
-    db: Session, org: Organisation, *, actor: User, name: str, time_zone: str, ip: str | None
+    db: Session,
+    org: Organisation,
+    *,
+    actor: User,
+    name: str,
+    time_zone: str,
+    ip: str | None,
+    map_red_below: float | None = None,
+    map_green_from: float | None = None,
 ) -> None:
-    before = {"name": org.name, "time_zone": org.time_zone}
-    org.name = check_name(name, label="Organisation name")
-    org.time_zone = check_time_zone(time_zone)
-    after = {"name": org.name, "time_zone": org.time_zone}
+    """Name, default time zone and, when given, the functional-map thresholds."""
+    before = _settings(org)
+    name = check_name(name, label="Organisation name")
+    time_zone = check_time_zone(time_zone)
+    if map_red_below is not None or map_green_from is not None:
+        red, green = _check_map_thresholds(map_red_below, map_green_from)
+        org.map_red_below, org.map_green_from = red, green
+    org.name, org.time_zone = name, time_zone
+    after = _settings(org)
     if before != after:
         audit.record(
             db,

@@ -560,6 +560,9 @@ def test_the_last_admin_cannot_be_deactivated(as_admin, db):  # type: ignore[no-
 # --- organisation settings ----------------------------------------------------------------
 
 
+BANDS = {"map_red_below": "60", "map_green_from": "85"}
+
+
 def org_row(db, org) -> Organisation:  # type: ignore[no-untyped-def]
     found = db.scalar(select(Organisation).where(Organisation.id == org.id))
     db.refresh(found)
@@ -575,7 +578,7 @@ def test_organisation_settings_are_saved_and_audited(as_admin, db):  # type: ign
     response = post_form(
         client,
         admin(alpha, "settings"),
-        {"name": "  Alpha   Family Services ", "time_zone": "America/New_York"},
+        {"name": "  Alpha   Family Services ", "time_zone": "America/New_York", **BANDS},
     )
     assert response.status_code == 302
     page = page_text(client.get(admin(alpha, "settings")))
@@ -584,20 +587,67 @@ def test_organisation_settings_are_saved_and_audited(as_admin, db):  # type: ign
     org = org_row(db, alpha)
     assert (org.name, org.time_zone) == ("Alpha Family Services", "America/New_York")
     [changed] = events(db, alpha, "organisation.settings_changed")
+    bands = {"map_red_below": 60.0, "map_green_from": 85.0}
     assert changed.detail == {
-        "before": {"name": "Alpha Services", "time_zone": "Europe/London"},
-        "after": {"name": "Alpha Family Services", "time_zone": "America/New_York"},
+        "before": {"name": "Alpha Services", "time_zone": "Europe/London", **bands},
+        "after": {"name": "Alpha Family Services", "time_zone": "America/New_York", **bands},
     }
 
 
 @pytest.mark.parametrize(
     ("data", "field"),
     [
-        ({"name": "Renamed", "time_zone": "Mars/Base"}, "time_zone"),
-        ({"name": "Renamed", "time_zone": ""}, "time_zone"),
-        ({"name": "   ", "time_zone": "Europe/Paris"}, "name"),
+        ({"name": "Renamed", "time_zone": "Mars/Base", **BANDS}, "time_zone"),
+        ({"name": "Renamed", "time_zone": "", **BANDS}, "time_zone"),
+        ({"name": "   ", "time_zone": "Europe/Paris", **BANDS}, "name"),
+        (
+            {
+                "name": "Renamed",
+                "time_zone": "Europe/Paris",
+                "map_red_below": "85",
+                "map_green_from": "85",
+            },
+            "map_green_from",
+        ),
+        (
+            {
+                "name": "Renamed",
+                "time_zone": "Europe/Paris",
+                "map_red_below": "0",
+                "map_green_from": "85",
+            },
+            "map_red_below",
+        ),
+        (
+            {
+                "name": "Renamed",
+                "time_zone": "Europe/Paris",
+                "map_red_below": "60",
+                "map_green_from": "101",
+            },
+            "map_green_from",
+        ),
+        (
+            {
+                "name": "Renamed",
+                "time_zone": "Europe/Paris",
+                "map_red_below": "sixty",
+                "map_green_from": "85",
+            },
+            "map_red_below",
+        ),
+        ({"name": "Renamed", "time_zone": "Europe/Paris"}, "map_red_below"),
     ],
-    ids=["unknown-zone", "no-zone", "blank-name"],
+    ids=[
+        "unknown-zone",
+        "no-zone",
+        "blank-name",
+        "no-yellow-band",
+        "red-zero",
+        "green-over-100",
+        "not-a-number",
+        "missing-thresholds",
+    ],
 )
 def test_invalid_settings_are_refused_and_nothing_changes(as_admin, db, data, field):  # type: ignore[no-untyped-def]
     client, alpha, _ = as_admin
@@ -606,7 +656,27 @@ def test_invalid_settings_are_refused_and_nothing_changes(as_admin, db, data, fi
     assert field_errors(page_text(response), field), "no message next to the field"
     org = org_row(db, alpha)
     assert (org.name, org.time_zone) == ("Alpha Services", "Europe/London")
+    assert (org.map_red_below, org.map_green_from) == (60.0, 85.0)
     assert events(db, alpha, "organisation.settings_changed") == []
+
+
+def test_map_thresholds_are_organisation_settings(as_admin, db):  # type: ignore[no-untyped-def]
+    client, alpha, _ = as_admin
+    response = post_form(
+        client,
+        admin(alpha, "settings"),
+        {
+            "name": "Alpha Services",
+            "time_zone": "Europe/London",
+            "map_red_below": "70",
+            "map_green_from": "92.5",
+        },
+    )
+    assert response.status_code == 302
+    org = org_row(db, alpha)
+    assert (org.map_red_below, org.map_green_from) == (70.0, 92.5)
+    [changed] = events(db, alpha, "organisation.settings_changed")
+    assert changed.detail["after"]["map_green_from"] == 92.5
 
 
 # --- the audit trail ----------------------------------------------------------------------

@@ -14,8 +14,16 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from routines import children
-from routines.models import Assessment, CareTeamMember, HistoryEntry
+from routines import children, library
+from routines.models import (
+    Activity,
+    Assessment,
+    CareTeamMember,
+    HistoryEntry,
+    Plan,
+    PlanItem,
+    PlanVersion,
+)
 from tenants import accounts, organisations
 from tenants.context import cross_tenant, tenant_context
 from tests.conftest import PASSWORD, post_form, sign_in
@@ -23,16 +31,17 @@ from tests.conftest import PASSWORD, post_form, sign_in
 ALLOWED, FORBIDDEN, HIDDEN = "allowed", "forbidden", "hidden"
 
 # who -> (view child, change team, view history, change history, view assessments,
-#         start assessment)
+#         start assessment, view plan, change plan)
+A, F, H = ALLOWED, FORBIDDEN, HIDDEN
 MATRIX = {
-    "admin": (ALLOWED, ALLOWED, ALLOWED, ALLOWED, ALLOWED, ALLOWED),
-    "lead_clinician": (ALLOWED, ALLOWED, ALLOWED, ALLOWED, ALLOWED, ALLOWED),
-    "clinician_off_team": (HIDDEN,) * 6,
-    "carer_on_team": (ALLOWED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN),
-    "carer_of_other_child": (HIDDEN,) * 6,
-    "teacher_on_team": (ALLOWED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN),
-    "teacher_off_team": (HIDDEN,) * 6,
-    "other_organisation_admin": (HIDDEN,) * 6,
+    "admin": (A, A, A, A, A, A, A, A),
+    "lead_clinician": (A, A, A, A, A, A, A, A),
+    "clinician_off_team": (H,) * 8,
+    "carer_on_team": (A, F, F, F, F, F, A, F),  # the plan in plain language, not the editor
+    "carer_of_other_child": (H,) * 8,
+    "teacher_on_team": (A, F, F, F, F, F, A, F),
+    "teacher_off_team": (H,) * 8,
+    "other_organisation_admin": (H,) * 8,
 }
 ACTIONS = (
     "view child",
@@ -41,6 +50,8 @@ ACTIONS = (
     "change history",
     "view assessments",
     "start assessment",
+    "view plan",
+    "change plan",
 )
 
 
@@ -106,9 +117,17 @@ def world(db, orgs):  # type: ignore[no-untyped-def]
             "other_organisation_admin": beta.admin,
         }
         newcomer = organisations.membership_for(db, people["teacher_off_team"]).id
+        library.ensure_default_library(db)
+        activity = db.scalar(select(Activity.id).where(Activity.name == "Rocking together"))
     db.commit()
     emails = {who: user.email for who, user in people.items()}
-    return {"slug": alpha.slug, "child": robin.id, "emails": emails, "newcomer": newcomer}
+    return {
+        "slug": alpha.slug,
+        "child": robin.id,
+        "emails": emails,
+        "newcomer": newcomer,
+        "activity": activity,
+    }
 
 
 def _request(client, world, action: str):  # type: ignore[no-untyped-def]
@@ -138,6 +157,24 @@ def _request(client, world, action: str):  # type: ignore[no-untyped-def]
         )
     if action == "view assessments":
         return client.get(f"{base}/assessments/")
+    if action == "view plan":
+        return client.get(f"{base}/plan/")
+    if action == "change plan":
+        return post_form(
+            client,
+            f"{base}/plan/items",
+            {
+                "activity_id": world["activity"],
+                "domain": "sensory_integration",
+                "assignee": "household",
+                "days": ["0", "2", "4"],
+                "mode": "anchors",
+                "anchors": ["before_bed"],
+                "minutes": "5",
+                "start_date": "2026-11-23",
+            },
+            token_from="/profile/",
+        )
     if action == "start assessment":
         return post_form(
             client, f"{base}/assessments/new", {"assessed_on": "2026-11-20"}, token_from="/profile/"
@@ -145,12 +182,18 @@ def _request(client, world, action: str):  # type: ignore[no-untyped-def]
     raise AssertionError(action)
 
 
-def _counts(db, child_id: int) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+def _counts(db, child_id: int) -> tuple[int, ...]:  # type: ignore[no-untyped-def]
     with cross_tenant("test: count the child's records"):
         return (
             db.scalar(select(func.count()).where(CareTeamMember.child_id == child_id)),
             db.scalar(select(func.count()).where(HistoryEntry.child_id == child_id)),
             db.scalar(select(func.count()).where(Assessment.child_id == child_id)),
+            db.scalar(
+                select(func.count(PlanItem.id))
+                .join(PlanVersion)
+                .join(Plan)
+                .where(Plan.child_id == child_id)
+            ),
         )
 
 
@@ -168,7 +211,7 @@ def test_permission_matrix(client, db, world, who, index):  # type: ignore[no-un
     status = response.status_code
     if expected == ALLOWED:
         assert status in (200, 302, 303), f"{who} {action}: {status}"
-        if action in ("change team", "change history", "start assessment"):
+        if action in ("change team", "change history", "start assessment", "change plan"):
             assert _counts(db, world["child"]) != before, f"{who} {action} changed nothing"
     else:
         assert status == (403 if expected == FORBIDDEN else 404), f"{who} {action}: {status}"

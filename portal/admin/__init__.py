@@ -234,6 +234,8 @@ def settings():  # type: ignore[no-untyped-def]
                 name=form.name.data,
                 time_zone=form.time_zone.data,
                 ip=client_address(),
+                map_red_below=float(form.map_red_below.data),
+                map_green_from=float(form.map_green_from.data),
             )
         except ValidationError as exc:
             db.session.rollback()
