@@ -125,6 +125,9 @@ def db_check() -> None:
     """Fail if the models and the migrations disagree."""
     from alembic import command
 
+    from portal.config import migration_database_url
+
+    _ensure_sqlite_dir(migration_database_url())
     command.check(alembic_config())
     click.echo("No drift between models and migrations.")
 
