@@ -9,6 +9,7 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -283,4 +284,52 @@ def test_member_roles_can_be_changed_in_the_browser(browser, live_server, consol
     expect(admin.get_by_role("row").filter(has_text="carer@riverside.example")).to_contain_text(
         "Carer, Teacher"
     )
+    console.assert_no_csp_violations()
+
+
+def test_assessment_ratings_save_as_they_go(browser, live_server, console):  # type: ignore[no-untyped-def]
+    """A clinician starts an assessment and changes one rating; without pressing any button
+    the rating is stored (the page's script posts the draft), and a reload shows it."""
+    from playwright.sync_api import expect
+    from sqlalchemy import select
+
+    from routines.demo import seed_children
+    from routines.models import Assessment, Child, ItemRating
+    from tenants.context import tenant_context
+
+    db = live_server.app.extensions["cadence.db"]
+    try:
+        seeded = seed_demo_organisation(db.session, slug="riverside", password=DEMO_PASSWORD)
+        with tenant_context(seeded.org.id):
+            seed_children(db.session, seeded.org, seeded.people, date(2026, 11, 23))
+            mia = db.session.scalar(select(Child.id).where(Child.given_name == "Mia"))
+        db.session.commit()
+    finally:
+        db.session.remove()
+
+    page = new_page(browser, live_server, console)
+    page.goto("/auth/sign-in")
+    page.get_by_label("Email").fill("clinician@riverside.example")
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"/o/riverside/children/{mia}/assessments/")
+    page.get_by_label("Date of the assessment").fill("2026-11-20")
+    page.get_by_role("button", name="Start assessment").click()
+    expect(page.locator("form[data-autosave]")).to_be_visible()
+
+    first = page.locator("form[data-autosave] select").first
+    first.select_option("5")
+    expect(page.locator("#autosave-status")).to_contain_text("Draft saved")
+
+    with tenant_context(seeded.org.id):
+        draft = db.session.scalar(
+            select(Assessment).where(Assessment.child_id == mia, Assessment.status == "draft")
+        )
+        scores = list(
+            db.session.scalars(select(ItemRating.score).where(ItemRating.assessment_id == draft.id))
+        )
+    db.session.remove()
+    assert scores == [5]
+    page.reload()
+    expect(page.locator("form[data-autosave] select").first).to_have_value("5")
     console.assert_no_csp_violations()
