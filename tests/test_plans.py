@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select, update
 
-from routines import assessments, children, plans
+from routines import assessments, children, plan_words, plans
 from routines.frameworks import build_framework
 from routines.models import Activity, PlanItem, PlanVersion
 from tenants import organisations
@@ -392,11 +392,11 @@ def test_diff_between_versions(clinic):  # type: ignore[no-untyped-def]
     plans.remove_item(clinic.db, chatting, clinic.child, actor=clinic.org.clinician)
     clinic.add("Playing", domain="relational")
     v2 = clinic.publish(date(2026, 3, 1))
-    diff = plans.diff_versions(v1, v2)
+    diff = plan_words.diff_versions(v1, v2)
     assert [(c.name, c.domain) for c in diff.added] == [("Playing", "relational")]
     assert [(c.name, c.domain) for c in diff.removed] == [("Chatting", "cognitive")]
     assert [(c.name, c.fields) for c in diff.changed] == [("Rocking", ("minutes", "notes"))]
-    assert plans.diff_versions(v1, v1).empty
+    assert plan_words.diff_versions(v1, v1).empty
 
 
 # --- bad input -----------------------------------------------------------------------------
@@ -451,8 +451,8 @@ def test_named_carers_and_teachers_come_from_the_care_team(clinic):  # type: ign
         spread_to="15:00",
         days=[0, 1, 2, 3, 4],
     )
-    assert plans.describe_assignee(mine, clinic.child) == "alpha carer"
-    assert plans.describe_frequency(mine.frequency) == (
+    assert plan_words.describe_assignee(mine, clinic.child) == "alpha carer"
+    assert plan_words.describe_frequency(mine.frequency) == (
         "Monday to Friday, 3 times between 09:00 and 15:00"
     )
 

@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, Optional
 from wtforms.validators import ValidationError as FieldError
 
 from portal.forms import MultiCheckboxField
+from routines import plan_words
 from routines import plans as ops
 from routines.content import DOMAINS
 from routines.models import ANCHORS, ASSIGNEES, Activity, Child, PlanItem
@@ -59,7 +60,7 @@ class ItemForm(FlaskForm):
     )
     days = MultiCheckboxField(
         "Days of the week",
-        choices=[SelectChoice(n, day) for n, day in enumerate(ops.DAY_NAMES)],
+        choices=[SelectChoice(n, day) for n, day in enumerate(plan_words.DAY_NAMES)],
         coerce=int,
     )
     mode = RadioField(

@@ -20,6 +20,7 @@ from portal.helpers import field_error
 from routines import assessments as assessments_ops
 from routines import children as children_ops
 from routines import library
+from routines import plan_words as words
 from routines import plans as ops
 from routines.access import can_change_clinical_record
 from routines.map_svg import domain_label
@@ -44,11 +45,11 @@ def _clinical_child(child_id: int) -> Child:
 
 def _words() -> dict[str, object]:
     return {
-        "frequency": ops.describe_frequency,
-        "days": ops.describe_days,
-        "domain_name": ops.domain_name,
+        "frequency": words.describe_frequency,
+        "days": words.describe_days,
+        "domain_name": words.domain_name,
         "domain_label": domain_label,
-        "rs_words": ops.rs_words,
+        "rs_words": words.rs_words,
         "assignees": ASSIGNEES,
     }
 
@@ -57,7 +58,7 @@ def _add_form(child: Child, form: AddItemForm | None = None) -> AddItemForm:
     if form is None:
         form = AddItemForm(formdata=None)
         form.assignee.data = "household"
-        form.days.data = list(ops.EVERY_DAY)
+        form.days.data = list(words.EVERY_DAY)
         form.mode.data = "anchors"
         form.anchors.data = [ops.DEFAULT_ANCHOR]
         form.start_date.data = _today()
@@ -118,7 +119,7 @@ def _render_editor(  # type: ignore[no-untyped-def]
         button=ButtonForm(),
         move=MoveForm(),
         messages=messages or [],
-        describe_assignee=ops.describe_assignee,
+        describe_assignee=words.describe_assignee,
         **_words(),
     ), status
 
@@ -137,7 +138,7 @@ def _render_carer_view(child: Child):  # type: ignore[no-untyped-def]
         child=child,
         version=version,
         domains=domains,
-        describe_assignee=ops.describe_assignee,
+        describe_assignee=words.describe_assignee,
         **_words(),
     )
 
@@ -370,7 +371,7 @@ def version(child_id: int, version_id: int):  # type: ignore[no-untyped-def]
         child=child,
         version=shown,
         until=ops.superseded_on(shown, versions),
-        describe_assignee=ops.describe_assignee,
+        describe_assignee=words.describe_assignee,
         **_words(),
     )
 
@@ -401,7 +402,7 @@ def compare(child_id: int):  # type: ignore[no-untyped-def]
         child=child,
         a=first,
         b=second,
-        diff=ops.diff_versions(first, second),
-        fields=ops.COMPARED_FIELDS,
+        diff=words.diff_versions(first, second),
+        fields=words.COMPARED_FIELDS,
         **_words(),
     )
