@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import current_app, url_for
 from flask_wtf import FlaskForm
 
+from portal.extensions import db
 from tasks.channels.email import Mailer
 from tenants.errors import ValidationError
 
@@ -47,3 +50,34 @@ def safe_next(target: str | None) -> str | None:
     if "\\" in target:
         return None
     return target
+
+
+class Outcome:
+    """Whether the operation inside `saved(...)` committed."""
+
+    def __init__(self) -> None:
+        self.ok = False
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+@contextmanager
+def saved(form: FlaskForm, default_field: str | None = None) -> Iterator[Outcome]:
+    """The request's unit of work for a submitted form: commit what the block did, or, on a
+    domain ValidationError, roll it all back and show the message next to its field.
+
+        with saved(form, "email") as outcome:
+            issued = organisations.invite(...)
+        if outcome:
+            flash(...)
+    """
+    outcome = Outcome()
+    try:
+        yield outcome
+    except ValidationError as exc:
+        db.session.rollback()
+        field_error(form, exc, default_field)
+        return
+    db.session.commit()
+    outcome.ok = True

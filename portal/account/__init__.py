@@ -8,9 +8,8 @@ from flask_login import current_user, login_required
 from portal.auth_session import current_token
 from portal.extensions import client_address, db
 from portal.forms import PasswordChangeForm, ProfileForm
-from portal.helpers import field_error
+from portal.helpers import saved
 from tenants import accounts
-from tenants.errors import ValidationError
 
 bp = Blueprint("account", __name__, url_prefix="/profile")
 
@@ -21,15 +20,11 @@ def profile():  # type: ignore[no-untyped-def]
     user = current_user.user
     form = ProfileForm(obj=user)
     if form.validate_on_submit():
-        try:
+        with saved(form) as outcome:
             accounts.update_profile(
                 db.session, user, name=form.name.data, time_zone=form.time_zone.data
             )
-        except ValidationError as exc:
-            db.session.rollback()
-            field_error(form, exc)
-        else:
-            db.session.commit()
+        if outcome:
             flash("Your profile has been saved.", "success")
             return redirect(url_for("account.profile"))
     status = 400 if request.method == "POST" else 200
@@ -48,7 +43,7 @@ def change_password():  # type: ignore[no-untyped-def]
     user = current_user.user
     form = PasswordChangeForm()
     if form.validate_on_submit():
-        try:
+        with saved(form, "new_password") as outcome:
             accounts.change_password(
                 db.session,
                 user,
@@ -57,11 +52,7 @@ def change_password():  # type: ignore[no-untyped-def]
                 keep_token=current_token(),
                 ip_address=client_address(),
             )
-        except ValidationError as exc:
-            db.session.rollback()
-            field_error(form, exc, "new_password")
-        else:
-            db.session.commit()
+        if outcome:
             flash("Your password has been changed. Other devices have been signed out.", "success")
             return redirect(url_for("account.profile"))
     status = 400 if request.method == "POST" else 200

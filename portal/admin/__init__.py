@@ -28,7 +28,7 @@ from portal.forms import (
     RolesForm,
     action_choices,
 )
-from portal.helpers import external_url, field_error, mailer
+from portal.helpers import external_url, mailer, saved
 from portal.tenancy import require_role
 from tasks.channels.email import EmailDeliveryError
 from tenants import audit, organisations
@@ -94,7 +94,7 @@ def member(membership_id: int):  # type: ignore[no-untyped-def]
         data={"roles": [r.value for r in membership.roles]} if request.method == "GET" else None
     )
     if form.validate_on_submit():
-        try:
+        with saved(form, "roles") as outcome:
             organisations.set_roles(
                 db.session,
                 membership,
@@ -102,11 +102,7 @@ def member(membership_id: int):  # type: ignore[no-untyped-def]
                 actor=current_user.user,
                 ip=client_address(),
             )
-        except ValidationError as exc:
-            db.session.rollback()
-            field_error(form, exc, "roles")
-        else:
-            db.session.commit()
+        if outcome:
             flash(f"Roles of {membership.user.name} saved.", "success")
             return redirect(url_for("admin.members"))
     status = 400 if request.method == "POST" else 200
@@ -149,7 +145,7 @@ def reactivate(membership_id: int):  # type: ignore[no-untyped-def]
 def invitations():  # type: ignore[no-untyped-def]
     form = InviteForm()
     if form.validate_on_submit():
-        try:
+        with saved(form, "email") as outcome:
             issued = organisations.invite(
                 db.session,
                 secret_key=current_app.config["SECRET_KEY"],
@@ -158,11 +154,7 @@ def invitations():  # type: ignore[no-untyped-def]
                 roles=form.roles.data,
                 ip=client_address(),
             )
-        except ValidationError as exc:
-            db.session.rollback()
-            field_error(form, exc, "email")
-        else:
-            db.session.commit()
+        if outcome:
             if _send_invitation(issued.invitation, issued.token):
                 flash(f"Invitation sent to {issued.invitation.email}.", "success")
             return redirect(url_for("admin.invitations"))
@@ -226,7 +218,7 @@ def revoke_invitation(invitation_id: int):  # type: ignore[no-untyped-def]
 def settings():  # type: ignore[no-untyped-def]
     form = OrganisationSettingsForm(obj=g.org)
     if form.validate_on_submit():
-        try:
+        with saved(form) as outcome:
             organisations.update_settings(
                 db.session,
                 g.org,
@@ -237,11 +229,7 @@ def settings():  # type: ignore[no-untyped-def]
                 map_red_below=float(form.map_red_below.data),
                 map_green_from=float(form.map_green_from.data),
             )
-        except ValidationError as exc:
-            db.session.rollback()
-            field_error(form, exc)
-        else:
-            db.session.commit()
+        if outcome:
             flash("Organisation settings saved.", "success")
             return redirect(url_for("admin.settings"))
     status = 400 if request.method == "POST" else 200

@@ -16,11 +16,10 @@ from portal.forms import (
     ResetRequestForm,
     SignInForm,
 )
-from portal.helpers import external_url, field_error, mailer, safe_next
+from portal.helpers import external_url, mailer, safe_next, saved
 from tasks.channels.email import EmailDeliveryError
 from tenants import accounts, organisations
 from tenants.context import tenant_context
-from tenants.errors import ValidationError
 from tenants.models import Invitation, Organisation, User
 from tenants.tokens import InvalidToken
 
@@ -119,13 +118,9 @@ def reset_password(token: str):  # type: ignore[no-untyped-def]
         return render_template("auth/link_refused.html", message=LINK_REFUSED), 400
     form = ResetPasswordForm()
     if form.validate_on_submit():
-        try:
+        with saved(form, "password") as outcome:
             accounts.reset_password(db.session, secret, token, form.password.data, client_address())
-        except ValidationError as exc:
-            db.session.rollback()
-            field_error(form, exc, "password")
-        else:
-            db.session.commit()
+        if outcome:
             flash("Your password has been changed. Sign in with the new one.", "success")
             return redirect(url_for("auth.sign_in"))
     status = 400 if request.method == "POST" else 200
@@ -151,7 +146,7 @@ def accept_invitation(token: str):  # type: ignore[no-untyped-def]
             ), 403
         form = AcceptInvitationForm()
         if form.validate_on_submit():
-            try:
+            with saved(form, "password") as outcome:
                 user, _ = organisations.accept_invitation(
                     db.session,
                     invitation,
@@ -160,11 +155,7 @@ def accept_invitation(token: str):  # type: ignore[no-untyped-def]
                     password=form.password.data,
                     ip=client_address(),
                 )
-            except ValidationError as exc:
-                db.session.rollback()
-                field_error(form, exc, "password")
-            else:
-                db.session.commit()
+            if outcome:
                 sign_in(user)
                 flash(f"Welcome to {org.name}.", "success")
                 return redirect(url_for("workspace.home", org_slug=org.slug))

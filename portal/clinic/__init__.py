@@ -11,7 +11,7 @@ from wtforms.fields.choices import SelectChoice
 
 from portal.extensions import client_address, db
 from portal.forms import ButtonForm, ChildForm, TeamMemberForm
-from portal.helpers import field_error
+from portal.helpers import saved
 from routines import assessments as assessments_ops
 from routines import children as children_ops
 from routines.access import can_add_child, can_change_clinical_record
@@ -69,7 +69,7 @@ def add_child():  # type: ignore[no-untyped-def]
             school_name=form.school_name.data,
             classroom_name=form.classroom_name.data,
         )
-        try:
+        with saved(form) as outcome:
             child = children_ops.add_child(
                 db.session,
                 details,
@@ -79,11 +79,7 @@ def add_child():  # type: ignore[no-untyped-def]
                 today=_today(),
                 ip=client_address(),
             )
-        except ValidationError as exc:
-            db.session.rollback()
-            field_error(form, exc)
-        else:
-            db.session.commit()
+        if outcome:
             flash(f"{child.display_name} has been added.", "success")
             return redirect(url_for("clinic.child", child_id=child.id))
     status = 400 if request.method == "POST" else 200
@@ -140,7 +136,7 @@ def add_team_member(child_id: int):  # type: ignore[no-untyped-def]
     record = _editable_child(child_id)
     form = _team_form(record)
     if form.validate_on_submit():
-        try:
+        with saved(form, "membership_id") as outcome:
             children_ops.add_team_member(
                 db.session,
                 record,
@@ -150,11 +146,7 @@ def add_team_member(child_id: int):  # type: ignore[no-untyped-def]
                 actor=current_user.user,
                 ip=client_address(),
             )
-        except ValidationError as exc:
-            db.session.rollback()
-            field_error(form, exc, "membership_id")
-        else:
-            db.session.commit()
+        if outcome:
             flash("Added to the care team.", "success")
             return redirect(url_for("clinic.child", child_id=record.id)), 303
     db.session.rollback()

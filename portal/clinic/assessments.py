@@ -20,7 +20,7 @@ from portal.clinic.assessment_forms import (
     score_field_name,
 )
 from portal.extensions import client_address, db
-from portal.helpers import field_error
+from portal.helpers import field_error, saved
 from routines import assessments as ops
 from routines import children as children_ops
 from routines.access import can_change_clinical_record
@@ -70,7 +70,7 @@ def start(child_id: int):  # type: ignore[no-untyped-def]
     child = _clinical_child(child_id)
     form = StartAssessmentForm()
     if form.validate_on_submit():
-        try:
+        with saved(form, "assessed_on") as outcome:
             assessment = ops.start_assessment(
                 db.session,
                 child,
@@ -79,11 +79,7 @@ def start(child_id: int):  # type: ignore[no-untyped-def]
                 actor=current_user.user,
                 ip=client_address(),
             )
-        except ValidationError as exc:
-            db.session.rollback()
-            field_error(form, exc, "assessed_on")
-        else:
-            db.session.commit()
+        if outcome:
             flash("Assessment started: rate each item, saving as you go.", "success")
             return redirect(
                 url_for("assessments.rate", child_id=child.id, assessment_id=assessment.id)

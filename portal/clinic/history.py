@@ -14,13 +14,12 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from portal.extensions import client_address, db
 from portal.forms import ButtonForm
-from portal.helpers import field_error
+from portal.helpers import saved
 from routines import children as children_ops
 from routines import history as history_ops
 from routines.access import can_change_clinical_record
 from routines.history_svg import render_timeline
 from routines.models.history import PERIODS, SEVERITIES
-from tenants.errors import ValidationError
 
 bp = Blueprint("history", __name__, url_prefix="/o/<org_slug>/children/<id:child_id>/history")
 
@@ -138,7 +137,7 @@ def add_adversity(child_id: int):  # type: ignore[no-untyped-def]
     record = _clinical_child(child_id)
     form = AdversityForm()
     if form.validate_on_submit():
-        try:
+        with saved(form) as outcome:
             history_ops.add_adversity(
                 db.session,
                 record,
@@ -150,11 +149,7 @@ def add_adversity(child_id: int):  # type: ignore[no-untyped-def]
                 actor=current_user.user,
                 ip=client_address(),
             )
-        except ValidationError as exc:
-            db.session.rollback()
-            field_error(form, exc)
-        else:
-            db.session.commit()
+        if outcome:
             flash("Adversity added to the history.", "success")
             return redirect(url_for("history.index", child_id=record.id)), 303
     db.session.rollback()
@@ -167,7 +162,7 @@ def set_relational(child_id: int):  # type: ignore[no-untyped-def]
     record = _clinical_child(child_id)
     form = RelationalForm()
     if form.validate_on_submit():
-        try:
+        with saved(form) as outcome:
             history_ops.set_relational_health(
                 db.session,
                 record,
@@ -177,11 +172,7 @@ def set_relational(child_id: int):  # type: ignore[no-untyped-def]
                 actor=current_user.user,
                 ip=client_address(),
             )
-        except ValidationError as exc:
-            db.session.rollback()
-            field_error(form, exc)
-        else:
-            db.session.commit()
+        if outcome:
             flash("Relational health saved.", "success")
             return redirect(url_for("history.index", child_id=record.id)), 303
     db.session.rollback()

@@ -16,7 +16,7 @@ from portal.clinic import _today
 from portal.clinic.plan_forms import AddItemForm, ItemForm, MoveForm, PublishForm
 from portal.extensions import client_address, db
 from portal.forms import ButtonForm
-from portal.helpers import field_error
+from portal.helpers import saved
 from routines import assessments as assessments_ops
 from routines import children as children_ops
 from routines import library
@@ -196,7 +196,7 @@ def add_item(child_id: int):  # type: ignore[no-untyped-def]
     child = _clinical_child(child_id)
     form = _add_form(child, AddItemForm())
     if form.validate_on_submit():
-        try:
+        with saved(form) as outcome:
             draft = ops.draft_for(db.session, child, actor=current_user.user, ip=client_address())
             item = ops.add_item(
                 db.session,
@@ -207,11 +207,7 @@ def add_item(child_id: int):  # type: ignore[no-untyped-def]
                 actor=current_user.user,
                 ip=client_address(),
             )
-        except ValidationError as exc:
-            db.session.rollback()
-            field_error(form, exc)
-        else:
-            db.session.commit()
+        if outcome:
             flash(f"{item.activity.name} added to the draft.", "success")
             return redirect(url_for("plans.index", child_id=child.id)), 303
     child = _reloaded(child_id)
@@ -259,7 +255,7 @@ def item(child_id: int, plan_item_id: int):  # type: ignore[no-untyped-def]
         form.form_errors.append(ops.PUBLISHED_MESSAGE)
         return _render_item(child, planned, form, 400)
     if form.validate_on_submit():
-        try:
+        with saved(form) as outcome:
             ops.update_item(
                 db.session,
                 planned,
@@ -268,11 +264,7 @@ def item(child_id: int, plan_item_id: int):  # type: ignore[no-untyped-def]
                 actor=current_user.user,
                 ip=client_address(),
             )
-        except ValidationError as exc:
-            db.session.rollback()
-            field_error(form, exc)
-        else:
-            db.session.commit()
+        if outcome:
             flash(f"{planned.activity.name} saved.", "success")
             return redirect(url_for("plans.index", child_id=child.id)), 303
     child = _reloaded(child_id)
@@ -320,7 +312,7 @@ def publish(child_id: int):  # type: ignore[no-untyped-def]
     form = PublishForm()
     if form.validate_on_submit():
         draft = ops.current_draft(db.session, child)
-        try:
+        with saved(form) as outcome:
             if draft is None:
                 raise ValidationError("There is no draft to publish: add activities first.")
             version = ops.publish(
@@ -335,11 +327,7 @@ def publish(child_id: int):  # type: ignore[no-untyped-def]
                 org=g.org,
                 ip=client_address(),
             )
-        except ValidationError as exc:
-            db.session.rollback()
-            field_error(form, exc)
-        else:
-            db.session.commit()
+        if outcome:
             flash(
                 f"Version {version.number} published, in effect from "
                 f"{version.effective_from.strftime('%d %B %Y')}.",

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 
 from portal.extensions import client_address, db
 from portal.forms import ButtonForm
-from portal.helpers import field_error
+from portal.helpers import field_error, saved
 from portal.library.forms import RS_LABELS, SETTING_LABELS, ActivityForm, LibraryFilterForm
 from portal.tenancy import require_role
 from routines import content
@@ -104,15 +104,11 @@ def add_activity():  # type: ignore[no-untyped-def]
             dev_age_max_months=form.dev_age_max_months.data,
             regulating=bool(form.regulating.data),
         )
-        try:
+        with saved(form) as outcome:
             item = library_ops.add_activity(
                 db.session, details, actor=current_user.user, ip=client_address()
             )
-        except ValidationError as exc:
-            db.session.rollback()
-            field_error(form, exc)
-        else:
-            db.session.commit()
+        if outcome:
             flash(f"{item.name} has been added to the library.", "success")
             return redirect(url_for("library.activity", activity_id=item.id)), 303
     status = 400 if request.method == "POST" else 200
