@@ -7,10 +7,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import current_app, url_for
+from flask import abort, current_app, g, url_for
 from flask_wtf import FlaskForm
 
 from portal.extensions import db
+from routines import children
+from routines.access import can_change_clinical_record
+from routines.models import Child
 from tasks.channels.email import Mailer
 from tenants.errors import ValidationError
 
@@ -81,3 +84,13 @@ def saved(form: FlaskForm, default_field: str | None = None) -> Iterator[Outcome
         return
     db.session.commit()
     outcome.ok = True
+
+
+def clinical_child(child_id: int, refusal: str) -> Child:
+    """The child whose clinical record the signed-in member is about to see or change: 404
+    when they may not see the child at all (as if it did not exist), 403 with `refusal` when
+    they are on the team but not one of its clinicians (or an admin)."""
+    child = children.get_child(db.session, child_id, g.membership)
+    if not can_change_clinical_record(g.membership, child):
+        abort(403, description=refusal)
+    return child

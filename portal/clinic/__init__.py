@@ -11,7 +11,7 @@ from wtforms.fields.choices import SelectChoice
 
 from portal.extensions import client_address, db
 from portal.forms import ButtonForm, ChildForm, TeamMemberForm
-from portal.helpers import saved
+from portal.helpers import clinical_child, saved
 from routines import assessments as assessments_ops
 from routines import children as children_ops
 from routines.access import can_add_child, can_change_clinical_record
@@ -125,10 +125,7 @@ def _render_child(record, team_form: TeamMemberForm | None = None):  # type: ign
 
 
 def _editable_child(child_id: int):  # type: ignore[no-untyped-def]
-    record = children_ops.get_child(db.session, child_id, g.membership)
-    if not can_change_clinical_record(g.membership, record):
-        abort(403, description="Only the child's clinicians and admins change the care team.")
-    return record
+    return clinical_child(child_id, "Only the child's clinicians and admins change the care team.")
 
 
 @bp.post("/<id:child_id>/team")

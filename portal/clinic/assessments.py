@@ -8,7 +8,7 @@ an audit row.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
@@ -20,10 +20,9 @@ from portal.clinic.assessment_forms import (
     score_field_name,
 )
 from portal.extensions import client_address, db
-from portal.helpers import field_error, saved
+from portal.helpers import clinical_child, field_error, saved
 from routines import assessments as ops
 from routines import children as children_ops
-from routines.access import can_change_clinical_record
 from routines.map_svg import brain_map_svg, domain_label, format_percent, typical_map_svg
 from routines.models import Assessment, Child
 from tenants.errors import ValidationError
@@ -40,10 +39,10 @@ def _members_only() -> None:
 
 
 def _clinical_child(child_id: int) -> Child:
-    child = children_ops.get_child(db.session, child_id, g.membership)
-    if not can_change_clinical_record(g.membership, child):
-        abort(403, description="Assessments are for the child's clinicians and admins.")
-    return child
+    return clinical_child(
+        child_id,
+        "Assessments are for the child's clinicians and admins.",
+    )
 
 
 def _render_list(child: Child, form: StartAssessmentForm, status: int = 200):  # type: ignore[no-untyped-def]

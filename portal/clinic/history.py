@@ -4,7 +4,7 @@ clinicians and admins see or change it."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -14,10 +14,8 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from portal.extensions import client_address, db
 from portal.forms import ButtonForm
-from portal.helpers import saved
-from routines import children as children_ops
+from portal.helpers import clinical_child, saved
 from routines import history as history_ops
-from routines.access import can_change_clinical_record
 from routines.history_svg import render_timeline
 from routines.models.history import PERIODS, SEVERITIES
 
@@ -95,14 +93,11 @@ class RelationalForm(FlaskForm):
 
 
 def _clinical_child(child_id: int):  # type: ignore[no-untyped-def]
-    record = children_ops.get_child(db.session, child_id, g.membership)
-    if not can_change_clinical_record(g.membership, record):
-        abort(
-            403,
-            description="The developmental history is part of the clinical record: only the "
-            "child's clinicians and admins see and change it.",
-        )
-    return record
+    return clinical_child(
+        child_id,
+        "The developmental history is part of the clinical record: only the child's "
+        "clinicians and admins see and change it.",
+    )
 
 
 def _page(record, adversity_form=None, relational_form=None, status: int = 200):  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ from portal.clinic import _today
 from portal.clinic.plan_forms import AddItemForm, ItemForm, MoveForm, PublishForm
 from portal.extensions import client_address, db
 from portal.forms import ButtonForm
-from portal.helpers import saved
+from portal.helpers import clinical_child, saved
 from routines import assessments as assessments_ops
 from routines import children as children_ops
 from routines import library
@@ -37,10 +37,10 @@ def _members_only() -> None:
 
 
 def _clinical_child(child_id: int) -> Child:
-    child = children_ops.get_child(db.session, child_id, g.membership)
-    if not can_change_clinical_record(g.membership, child):
-        abort(403, description="Only the child's clinicians and admins change the plan.")
-    return child
+    return clinical_child(
+        child_id,
+        "Only the child's clinicians and admins change the plan.",
+    )
 
 
 def _words() -> dict[str, object]:
