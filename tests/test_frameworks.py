@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from routines import children, content
+from routines import children, content, framework_files
 from routines import frameworks as framework_ops
 from routines.models import Assessment, Framework, FrameworkItem
 from tenants.context import cross_tenant, tenant_context
@@ -24,7 +24,7 @@ from tests.conftest import csrf_token, sign_in
 
 
 def template_rows() -> list[list[str]]:
-    return list(csv.reader(io.StringIO(framework_ops.template_csv())))
+    return list(csv.reader(io.StringIO(framework_files.template_csv())))
 
 
 def csv_bytes(rows: list[list[str]]) -> bytes:
@@ -102,8 +102,8 @@ def item_form_data(framework: Framework, item: FrameworkItem, **changes: object)
 
 
 def test_the_csv_template_round_trips_to_the_default_framework() -> None:
-    data, problems = framework_ops.parse_framework_csv(
-        framework_ops.template_csv(), key="cadence-default", name="Cadence functional map"
+    data, problems = framework_files.parse_framework_csv(
+        framework_files.template_csv(), key="cadence-default", name="Cadence functional map"
     )
     assert problems == []
     default = content.load_default_framework()
@@ -112,14 +112,14 @@ def test_the_csv_template_round_trips_to_the_default_framework() -> None:
 
 
 def test_band_codes_in_months_and_years() -> None:
-    assert framework_ops.band_from_code("2-6m") == {
+    assert framework_files.band_from_code("2-6m") == {
         "code": "2-6m",
         "label": "2–6 months",
         "from_months": 2,
         "to_months": 6,
     }
-    assert framework_ops.band_from_code("4-6y")["from_months"] == 48
-    assert framework_ops.band_from_code("four") is None
+    assert framework_files.band_from_code("4-6y")["from_months"] == 48
+    assert framework_files.band_from_code("four") is None
 
 
 def test_csv_report_names_every_row_with_a_problem() -> None:
@@ -127,7 +127,9 @@ def test_csv_report_names_every_row_with_a_problem() -> None:
     rows[2][1] = ""  # row 3: missing domain
     rows[5][-1] = "13"  # row 6: score out of range
     rows.append(list(rows[1]))  # a duplicate of row 2
-    data, problems = framework_ops.parse_framework_csv(csv_bytes(rows).decode(), key="k", name="N")
+    data, problems = framework_files.parse_framework_csv(
+        csv_bytes(rows).decode(), key="k", name="N"
+    )
     code3, code6, code2 = (rows[i][0] for i in (2, 5, 1))
     last = len(rows)
     assert f"row 3 ({code3}): missing domain" in problems

@@ -10,7 +10,7 @@ from wtforms import IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from routines.content import SCALE_MAX
-from routines.frameworks import LABEL_MAX, NAME_MAX
+from routines.framework_files import LABEL_MAX, NAME_MAX
 
 
 class FrameworkImportForm(FlaskForm):

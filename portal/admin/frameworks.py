@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from portal.admin.framework_forms import FrameworkImportForm, item_form
 from portal.extensions import client_address, db
 from portal.helpers import field_error
-from routines import content
+from routines import content, framework_files
 from routines import frameworks as framework_ops
 from tenants.roles import Role
 
@@ -89,7 +89,7 @@ def import_framework():  # type: ignore[no-untyped-def]
             if not (form.name.data or "").strip():
                 form.name.errors = [*form.name.errors, "Enter a name for a CSV file."]
         if not form.key.errors and not form.name.errors:
-            data, problems = framework_ops.parse_upload(
+            data, problems = framework_files.parse_upload(
                 filename, upload.read(), key=form.key.data, name=form.name.data
             )
             try:
@@ -100,7 +100,7 @@ def import_framework():  # type: ignore[no-untyped-def]
                     ip=client_address(),
                     problems=problems,
                 )
-            except framework_ops.FrameworkImportError as exc:
+            except framework_files.FrameworkImportError as exc:
                 db.session.rollback()
                 problems = exc.problems
                 field_error(form, exc)
@@ -119,7 +119,7 @@ def import_framework():  # type: ignore[no-untyped-def]
 @bp.get("/template.csv")
 def template_csv():  # type: ignore[no-untyped-def]
     return Response(
-        framework_ops.template_csv(),
+        framework_files.template_csv(),
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="cadence-framework-template.csv"'},
     )
