@@ -22,9 +22,9 @@ from routines.map_svg import domain_label
 from routines.metrics import MapResult, Thresholds, age_in_months, compute_map
 from routines.models import Assessment, Child, FrameworkItem, ItemRating
 from tenants import audit
-from tenants.context import current_tenant_id
 from tenants.db import utcnow
 from tenants.errors import NotFound, ValidationError
+from tenants.isolation import get_scoped
 from tenants.models import Organisation, User
 
 logger = logging.getLogger(__name__)
@@ -86,12 +86,8 @@ def start_assessment(
 
 def get_assessment(db: Session, child: Child, assessment_id: int) -> Assessment:
     """The child's assessment; NotFound for another organisation's or another child's."""
-    assessment = db.get(Assessment, assessment_id)
-    if (
-        assessment is None
-        or assessment.tenant_id != current_tenant_id()
-        or assessment.child_id != child.id
-    ):
+    assessment = get_scoped(db, Assessment, assessment_id)
+    if assessment is None or assessment.child_id != child.id:
         raise NotFound("assessment")
     return assessment
 

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from routines.access import TEAM_ROLES_FOR, can_view_child
 from routines.models import CarerRelationship, CareTeamMember, Child, Classroom, Household, TeamRole
 from tenants import audit
-from tenants.context import current_tenant_id
 from tenants.errors import NotFound, ValidationError
+from tenants.isolation import get_scoped
 from tenants.models import Membership, User
 from tenants.roles import Role
 from tenants.validation import check_name, check_time_zone
@@ -157,8 +157,8 @@ def visible_children(db: Session, membership: Membership) -> list[Child]:
 def get_child(db: Session, child_id: int, membership: Membership) -> Child:
     """The child, if it exists in this organisation and the member may see it; else NotFound
     (the same answer either way, so ids reveal nothing)."""
-    child = db.get(Child, child_id)
-    if child is None or child.tenant_id != current_tenant_id():
+    child = get_scoped(db, Child, child_id)
+    if child is None:
         raise NotFound("child")
     if not can_view_child(membership, child):
         raise NotFound("child")
@@ -185,12 +185,8 @@ def add_team_member(
         role = TeamRole(team_role)
     except ValueError:
         raise ValidationError("Choose a role on the care team.", "team_role") from None
-    membership = db.get(Membership, membership_id)
-    if (
-        membership is None
-        or membership.tenant_id != current_tenant_id()
-        or not membership.is_active
-    ):
+    membership = get_scoped(db, Membership, membership_id)
+    if membership is None or not membership.is_active:
         raise ValidationError("Choose an active member of the organisation.", "membership_id")
     if not membership.has_role(*TEAM_ROLES_FOR[role]):
         raise ValidationError(

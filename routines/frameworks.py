@@ -30,8 +30,8 @@ from routines.framework_files import LABEL_MAX, FrameworkImportError, check_fram
 from routines.metrics import AgeBand, Item
 from routines.models import Assessment, Framework, FrameworkItem, ItemRating
 from tenants import audit
-from tenants.context import current_tenant_id
 from tenants.errors import NotFound, ValidationError
+from tenants.isolation import get_scoped
 from tenants.models import User
 
 logger = logging.getLogger(__name__)
@@ -147,8 +147,8 @@ def import_framework(
 
 def get_framework(db: Session, framework_id: int) -> Framework:
     """A framework of the current organisation; NotFound for a missing or foreign id."""
-    framework = db.get(Framework, framework_id)
-    if framework is None or framework.tenant_id != current_tenant_id():
+    framework = get_scoped(db, Framework, framework_id)
+    if framework is None:
         raise NotFound("framework")
     return framework
 

@@ -15,8 +15,8 @@ from routines.history_svg import PeriodPoint
 from routines.models import Child, HistoryEntry
 from routines.models.history import CERTAINTIES, PERIODS, RELATIONAL_LEVELS, SEVERITIES
 from tenants import audit
-from tenants.context import current_tenant_id
 from tenants.errors import NotFound, ValidationError
+from tenants.isolation import get_scoped
 from tenants.models import User
 
 logger = logging.getLogger(__name__)
@@ -199,8 +199,8 @@ def set_relational_health(
 
 
 def get_entry(db: Session, child: Child, entry_id: int) -> HistoryEntry:
-    entry = db.get(HistoryEntry, entry_id)
-    if entry is None or entry.tenant_id != current_tenant_id() or entry.child_id != child.id:
+    entry = get_scoped(db, HistoryEntry, entry_id)
+    if entry is None or entry.child_id != child.id:
         raise NotFound("history entry")
     return entry
 

@@ -18,6 +18,7 @@ from tenants import audit
 from tenants.context import current_tenant_id
 from tenants.db import utcnow
 from tenants.errors import NotFound, ValidationError
+from tenants.isolation import get_scoped
 from tenants.models import User
 
 logger = logging.getLogger(__name__)
@@ -139,8 +140,8 @@ def list_activities(
 
 
 def get_activity(db: Session, activity_id: int) -> Activity:
-    activity = db.get(Activity, activity_id)
-    if activity is None or activity.tenant_id != current_tenant_id():
+    activity = get_scoped(db, Activity, activity_id)
+    if activity is None:
         raise NotFound("activity")
     return activity
 

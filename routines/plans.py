@@ -36,9 +36,9 @@ from routines.models import (
 from routines.plan_words import EVERY_DAY
 from routines.sequencing import ActivityInfo, PlannedItem, Warning, check_plan, propose_plan
 from tenants import audit
-from tenants.context import current_tenant_id
 from tenants.db import utcnow
 from tenants.errors import NotFound, ValidationError
+from tenants.isolation import get_scoped
 from tenants.models import Organisation, User
 
 logger = logging.getLogger(__name__)
@@ -183,24 +183,16 @@ def superseded_on(version: PlanVersion, versions: list[PlanVersion]) -> date | N
 
 def get_version(db: Session, child: Child, version_id: int) -> PlanVersion:
     """A version (draft or published) of this child's plan; NotFound otherwise."""
-    version = db.get(PlanVersion, version_id)
-    if (
-        version is None
-        or version.tenant_id != current_tenant_id()
-        or version.plan.child_id != child.id
-    ):
+    version = get_scoped(db, PlanVersion, version_id)
+    if version is None or version.plan.child_id != child.id:
         raise NotFound("plan version")
     return version
 
 
 def get_item(db: Session, child: Child, item_id: int) -> PlanItem:
     """An item of any version of this child's plan; NotFound otherwise."""
-    item = db.get(PlanItem, item_id)
-    if (
-        item is None
-        or item.tenant_id != current_tenant_id()
-        or item.version.plan.child_id != (child.id)
-    ):
+    item = get_scoped(db, PlanItem, item_id)
+    if item is None or item.version.plan.child_id != (child.id):
         raise NotFound("plan item")
     return item
 
@@ -468,12 +460,8 @@ def check_item(child: Child, details: ItemDetails) -> dict[str, Any]:
 
 
 def _usable_activity(db: Session, activity_id: int | None, domain: str | None) -> Activity:
-    activity = db.get(Activity, activity_id) if activity_id is not None else None
-    if (
-        activity is None
-        or activity.tenant_id != current_tenant_id()
-        or activity.retired_at is not None
-    ):
+    activity = get_scoped(db, Activity, activity_id) if activity_id is not None else None
+    if activity is None or activity.retired_at is not None:
         raise ValidationError("Choose an activity from the library.", "activity_id")
     if domain in DOMAIN_LABELS and domain not in activity.domains:
         names = ", ".join(DOMAIN_LABELS[d] for d in activity.domains if d in DOMAIN_LABELS)

@@ -15,7 +15,7 @@ row-level security policies see it even for raw SQL.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ForeignKey, Integer, event, false, text
 from sqlalchemy.orm import (
@@ -30,6 +30,8 @@ from sqlalchemy.orm import (
 from tenants.context import cross_tenant_reason, current_tenant_id
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class TenantIsolationError(RuntimeError):
@@ -156,3 +158,15 @@ def _stamp_and_check_tenant(session: Session, flush_context: Any, instances: Any
                 f"{type(obj).__name__} of organisation {obj.tenant_id} written while acting for "
                 f"{tenant}"
             )
+
+
+def get_scoped(db: Session, model: type[T], ident: Any) -> T | None:
+    """Session.get for a tenant row: None unless the row belongs to the current tenant.
+
+    Session.get answers from the identity map before any query runs, so a row loaded
+    earlier under another tenant (or the cross_tenant() bypass) would skip the loader
+    criteria; this checks the row itself."""
+    row = db.get(model, ident)
+    if row is None or getattr(row, "tenant_id", None) != current_tenant_id():
+        return None
+    return row

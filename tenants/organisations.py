@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from tenants import audit
 from tenants.accounts import create_user, revoke_sessions
-from tenants.context import current_tenant_id, tenant_context
+from tenants.context import tenant_context
 from tenants.db import utcnow
 from tenants.errors import NotFound, PermissionDenied, ValidationError
+from tenants.isolation import get_scoped
 from tenants.models import Invitation, Membership, MembershipRole, Organisation, User
 from tenants.roles import Role, parse_roles
 from tenants.tokens import InvalidToken, digest, new_secret_token, sign, unsign
@@ -115,9 +116,8 @@ def membership_for(db: Session, user: User) -> Membership | None:
 
 
 def get_membership(db: Session, membership_id: int) -> Membership:
-    membership = db.get(Membership, membership_id)
-    # db.get may return an identity-map hit from another tenant; check explicitly.
-    if membership is None or membership.tenant_id != current_tenant_id():
+    membership = get_scoped(db, Membership, membership_id)
+    if membership is None:
         raise NotFound("membership")
     return membership
 
@@ -317,8 +317,8 @@ def invite(
 
 
 def get_invitation(db: Session, invitation_id: int) -> Invitation:
-    invitation = db.get(Invitation, invitation_id)
-    if invitation is None or invitation.tenant_id != current_tenant_id():
+    invitation = get_scoped(db, Invitation, invitation_id)
+    if invitation is None:
         raise NotFound("invitation")
     return invitation
 
