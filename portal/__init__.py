@@ -57,12 +57,16 @@ def register_blueprints(app: Flask) -> None:
     from portal.account import bp as account_bp
     from portal.admin import bp as admin_bp
     from portal.admin.frameworks import bp as frameworks_bp
+    from portal.api import bp as api_bp
     from portal.auth import bp as auth_bp
+    from portal.classroom import bp as classroom_bp
     from portal.clinic import bp as clinic_bp
     from portal.clinic.assessments import bp as assessments_bp
     from portal.clinic.history import bp as history_bp
     from portal.clinic.plans import bp as plans_bp
+    from portal.feeds import bp as feeds_bp
     from portal.health import bp as health_bp
+    from portal.home import bp as home_bp
     from portal.library import bp as library_bp
     from portal.workspace import bp as workspace_bp
 
@@ -77,6 +81,10 @@ def register_blueprints(app: Flask) -> None:
         history_bp,
         plans_bp,
         library_bp,
+        home_bp,
+        classroom_bp,
+        api_bp,
+        feeds_bp,
         health_bp,
     ):
         app.register_blueprint(bp)

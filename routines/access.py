@@ -43,3 +43,26 @@ TEAM_ROLES_FOR: dict[TeamRole, tuple[Role, ...]] = {
     TeamRole.TEACHER: (Role.TEACHER,),
     TeamRole.TEACHING_ASSISTANT: (Role.TEACHER,),
 }
+
+
+# Which care-team roles log which side of a child's routines.
+LOGGING_SIDE: dict[TeamRole, str] = {
+    TeamRole.CARER: "home",
+    TeamRole.TEACHER: "school",
+    TeamRole.TEACHING_ASSISTANT: "school",
+}
+
+
+def logging_side(membership: Membership, child: Child) -> str | None:
+    """ "home" for the child's carers, "school" for its teachers, else None: only the people
+    who do the routines log them."""
+    entry = team_entry(child, membership)
+    return LOGGING_SIDE.get(entry.role) if entry is not None else None
+
+
+def can_mark_away(membership: Membership, child: Child) -> bool:
+    """The child's carers and clinicians (and admins) say when a child is away."""
+    if membership.has_role(Role.ADMIN):
+        return True
+    entry = team_entry(child, membership)
+    return entry is not None and (entry.role.is_clinical or entry.role == TeamRole.CARER)

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import event, func, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from routines import assessments
+from routines import assessments, occurrences
 from routines.content import DOMAINS as DOMAIN_LABELS
 from routines.models import (
     ANCHORS,
@@ -722,6 +722,9 @@ def publish(
         warnings=[w.code for w in warnings],
         reason=draft.acknowledgement_reason,
     )
+    # The plan becomes the daily routine: occurrences for the horizon, reconciled with
+    # those an earlier version made (see routines.occurrences).
+    occurrences.materialise(db, child, now=utcnow())
     return draft
 
 

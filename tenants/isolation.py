@@ -103,8 +103,14 @@ def _check_write_statement(state: ORMExecuteState) -> None:
         return
     tenant = current_tenant_id()
     name = mapper.class_.__name__
-    compiled = state.statement.compile(dialect=state.session.get_bind().dialect).params
-    rows = state.parameters if isinstance(state.parameters, list) else [state.parameters or {}]
+    if isinstance(state.parameters, list):
+        # An ORM bulk INSERT (executemany): the rows carry every value, and the statement
+        # cannot be compiled outside the bulk machinery.
+        compiled: dict[str, Any] = {}
+        rows = state.parameters
+    else:
+        compiled = state.statement.compile(dialect=state.session.get_bind().dialect).params
+        rows = [state.parameters or {}]
     for row in rows:
         values = {**compiled, **row}
         if state.is_insert and values.get("tenant_id") is None:

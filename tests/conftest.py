@@ -323,6 +323,64 @@ def _add_clinical_rows(session, child) -> None:  # type: ignore[no-untyped-def]
         ]
     )
     session.flush()
+    _add_routine_rows(session, child, version.items[0])
+
+
+def _add_routine_rows(session, child, item) -> None:  # type: ignore[no-untyped-def]
+    """An occurrence with a log and a correction, an away period and a school closure."""
+    from datetime import UTC, datetime, time
+
+    from routines import models as m
+
+    due = datetime(2026, 11, 23, 19, 30, tzinfo=UTC)
+    occurrence = m.Occurrence(
+        child_id=child.id,
+        plan_item_id=item.id,
+        activity_id=item.activity_id,
+        side="home",
+        assignee="household",
+        assignee_key="household",
+        local_date=date(2026, 11, 23),
+        slot="abefore_bed",
+        local_time=time(19, 30),
+        time_zone="Europe/London",
+        due_at=due,
+        minutes=5,
+        status="done",
+    )
+    session.add(occurrence)
+    session.flush()
+    log = m.RoutineLog(
+        client_uuid=uuid.uuid4(),
+        payload_hash="0" * 64,
+        occurrence_id=occurrence.id,
+        child_id=child.id,
+        status="done",
+        source="web",
+        logged_at=due,
+    )
+    session.add(log)
+    session.flush()
+    session.add_all(
+        [
+            m.LogCorrection(log_id=log.id, before={"status": "partly"}, after={"status": "done"}),
+            m.AwayPeriod(
+                child_id=child.id,
+                kind="respite",
+                starts_at=datetime(2026, 12, 1, tzinfo=UTC),
+                ends_at=datetime(2026, 12, 2, tzinfo=UTC),
+                time_zone="Europe/London",
+            ),
+            m.SchoolCalendarEntry(
+                classroom_id=child.classroom_id,
+                kind="closure",
+                starts_on=date(2026, 12, 21),
+                ends_on=date(2027, 1, 1),
+                label="Winter break",
+            ),
+        ]
+    )
+    session.flush()
 
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')

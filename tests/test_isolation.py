@@ -72,6 +72,8 @@ CLASSIFICATION: dict[str, str] = {
     "admin.reactivate": ORG_OBJECT,
     "admin.resend_invitation": ORG_OBJECT,
     "admin.revoke_invitation": ORG_OBJECT,
+    "home.today": ORG,
+    "classroom.index": ORG,
     "clinic.caseload": ORG,
     "clinic.add_child": ORG,
     "clinic.child": ORG_OBJECT,

@@ -7,8 +7,32 @@ from routines.models.framework import Framework, FrameworkItem
 from routines.models.history import HistoryEntry
 from routines.models.household import Classroom, Household
 from routines.models.plan import ANCHORS, ASSIGNEES, Plan, PlanItem, PlanVersion
+from routines.models.routine import (
+    AROUSAL_STATES,
+    AWAY_KINDS,
+    LOG_STATUSES,
+    OCCURRENCE_STATUSES,
+    SIDE_OF_ASSIGNEE,
+    SKIP_REASONS,
+    AwayPeriod,
+    LogCorrection,
+    Occurrence,
+    RoutineLog,
+    SchoolCalendarEntry,
+)
 
 __all__ = [
+    "AROUSAL_STATES",
+    "AWAY_KINDS",
+    "LOG_STATUSES",
+    "OCCURRENCE_STATUSES",
+    "SIDE_OF_ASSIGNEE",
+    "SKIP_REASONS",
+    "AwayPeriod",
+    "LogCorrection",
+    "Occurrence",
+    "RoutineLog",
+    "SchoolCalendarEntry",
     "ANCHORS",
     "ASSIGNEES",
     "Activity",
