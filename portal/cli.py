@@ -207,6 +207,31 @@ def seed_demo(slug: str, password: str | None) -> None:
     click.echo(f"  password for all of them: {shown}")
 
 
+@cli.group("routines")
+def routines_group() -> None:
+    """Daily routines: occurrences and their horizon."""
+
+
+@routines_group.command("extend-horizon")
+@click.option("--days", default=14, show_default=True, type=click.IntRange(1, 90))
+@with_appcontext
+def extend_horizon(days: int) -> None:
+    """Materialise every child's occurrences for the coming DAYS days, in every
+    organisation (safe to run at any time: it reconciles, never duplicates)."""
+    from portal.extensions import db
+    from tasks.horizon import extend_all_horizons
+    from tenants.db import utcnow
+
+    done = extend_all_horizons(db.session, now=utcnow(), horizon_days=days)
+    for slug, count in sorted(done.items()):
+        if count < 0:
+            click.echo(f"{slug}: failed (see the log)", err=True)
+        else:
+            click.echo(f"{slug}: {count} children with plans materialised for {days} days")
+    if any(count < 0 for count in done.values()):
+        raise click.ClickException("some organisations could not be materialised")
+
+
 def main() -> None:
     cli(prog_name="cadence")
 

@@ -11,6 +11,7 @@ from flask import abort, current_app, g, url_for
 from flask_wtf import FlaskForm
 
 from portal.extensions import db
+from portal.forms import ButtonForm
 from routines import children
 from routines.access import can_change_clinical_record
 from routines.models import Child
@@ -94,3 +95,13 @@ def clinical_child(child_id: int, refusal: str) -> Child:
     if not can_change_clinical_record(g.membership, child):
         abort(403, description=refusal)
     return child
+
+
+EXPIRED_FORM = "This form has expired. Reload the page and try again."
+
+
+def require_button_form() -> None:
+    """A one-button POST (cancel, remove, revoke...) must carry a valid CSRF token: 400
+    otherwise, before anything changes."""
+    if not ButtonForm().validate_on_submit():
+        abort(400, description=EXPIRED_FORM)

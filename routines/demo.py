@@ -8,9 +8,10 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from routines import assessments, children, frameworks, history, library, plans
+from routines import assessments, children, demo_routines, frameworks, history, library, plans
 from routines.metrics import age_band_for, age_in_months
 from routines.models import Child
+from tenants.db import utcnow
 from tenants.models import Organisation, User
 from tenants.organisations import membership_for
 
@@ -40,7 +41,21 @@ DEMO_CHILDREN = (
         ("carer",),
         False,
     ),
+    (
+        "Noah",
+        "Reid",
+        None,
+        "he/him",
+        date(2018, 1, 9),
+        "Reid household",
+        "Brook Primary",
+        "Year 4",
+        ("carer2",),
+        True,
+    ),
 )
+# Children whose record is filled in: an assessment, a plan and two weeks of routines.
+PLANNED = ("Mia", "Noah")
 
 
 # Mia's developmental history: (period, adversity kind, severity, certainty)
@@ -93,8 +108,8 @@ MIA_SHARE = {
 
 
 def seed_assessment(db: Session, child: Child, clinician: User, today: date) -> None:
-    """A completed assessment a fortnight ago, so the map and developmental ages show."""
-    assessed_on = today - timedelta(days=14)
+    """A completed assessment three weeks ago, so the map and developmental ages show."""
+    assessed_on = today - timedelta(days=21)
     assessment = assessments.start_assessment(
         db, child, assessed_on=assessed_on, today=today, actor=clinician
     )
@@ -111,15 +126,20 @@ def seed_assessment(db: Session, child: Child, clinician: User, today: date) -> 
 
 
 def seed_plan(db: Session, child: Child, org: Organisation, clinician: User, today: date) -> None:
-    """Mia's plan: Cadence's proposal from her assessment, published as version 1 today."""
+    """Cadence's proposal from the assessment plus a class movement break, published as
+    version 1 two weeks ago (so there is a fortnight of routines to show)."""
+    effective = today - timedelta(days=demo_routines.PAST_DAYS)
     draft = plans.draft_for(db, child, actor=clinician)
-    plans.propose_into_draft(db, draft, child, org, actor=clinician, today=today)
+    plans.propose_into_draft(db, draft, child, org, actor=clinician, today=effective)
+    draft.effective_from = effective
+    demo_routines.spread_over_the_day(draft)
+    demo_routines.add_class_break(db, draft, child, clinician)
     warnings = plans.warnings_for(db, draft, child, org)
     plans.publish(
         db,
         draft,
         child,
-        effective_from=today,
+        effective_from=effective,
         acknowledged=bool(warnings),
         reason="Demo: Cadence's proposal, published as it stands." if warnings else "",
         actor=clinician,
@@ -178,5 +198,25 @@ def seed_children(db: Session, org: Organisation, people: dict[str, User], today
             )
         if given == "Mia":
             seed_history(db, child, people["clinician"])
-            seed_assessment(db, child, people["clinician"], today)
-            seed_plan(db, child, org, people["clinician"], today)
+        if given in PLANNED:
+            seed_routines(db, child, org, people, carers[0], today)
+
+
+def seed_routines(
+    db: Session, child: Child, org: Organisation, people: dict[str, User], carer: str, today: date
+) -> None:
+    """Assessment, plan, the home's and class's settings, and a fortnight of routines."""
+    now = utcnow()
+    seed_assessment(db, child, people["clinician"], today)
+    demo_routines.set_up_places(db, child, people["clinician"], today, now)
+    seed_plan(db, child, org, people["clinician"], today)
+    teacher = people.get("teacher") if child.classroom_id else None
+    demo_routines.live_two_weeks(
+        db,
+        child,
+        carer=people[carer],
+        carer_membership=membership_for(db, people[carer]),
+        teacher=teacher,
+        teacher_membership=membership_for(db, teacher) if teacher else None,
+        now=now,
+    )

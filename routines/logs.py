@@ -101,7 +101,7 @@ def _int_or_none(value: Any, field: str, message: str, lo: int, hi: int) -> int 
         raise ValidationError(message, field)
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValidationError(message, field) from None
     if isinstance(value, float) and value != number:
         raise ValidationError(message, field)
@@ -498,7 +498,10 @@ def correct_log(
     if unknown:
         raise ValidationError(f"Unknown field {unknown[0]!r}.", unknown[0])
     before = snapshot(log)
-    after = check_details({**before, **changes})
+    merged = {**before, **changes}
+    if merged["status"] == "done" and "reason" not in changes:
+        merged["reason"] = None  # "done" carries no reason; the old one no longer applies
+    after = check_details(merged)
     if after == before:
         return log
     db.add(

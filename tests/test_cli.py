@@ -8,7 +8,19 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from portal.cli import cli
-from routines.models import Activity, Assessment, Child, Framework, HistoryEntry
+from routines.models import (
+    Activity,
+    Assessment,
+    AwayPeriod,
+    Child,
+    Classroom,
+    Framework,
+    HistoryEntry,
+    Household,
+    Occurrence,
+    RoutineLog,
+    SchoolCalendarEntry,
+)
 from tenants import accounts
 from tenants.context import cross_tenant
 from tenants.models import Membership, Organisation, User
@@ -71,8 +83,8 @@ def test_seed_demo_twice_is_harmless(fresh, tmp_path):  # type: ignore[no-untype
             }
     finally:
         engine.dispose()
-    # Mia's history and completed assessment; the default framework and library
-    assert clinical == (10, 1, True, ["complete"])
+    # Mia's history, Mia's and Noah's completed assessments; the default framework and library
+    assert clinical == (10, 1, True, ["complete", "complete"])
     assert teams == {
         "Mia": [
             ("carer2@riverside.example", "carer"),
@@ -84,7 +96,13 @@ def test_seed_demo_twice_is_harmless(fresh, tmp_path):  # type: ignore[no-untype
             ("carer@riverside.example", "carer"),
             ("clinician@riverside.example", "lead_clinician"),
         ],
+        "Noah": [
+            ("carer2@riverside.example", "carer"),
+            ("clinician@riverside.example", "lead_clinician"),
+            ("teacher@riverside.example", "teacher"),
+        ],
     }
+    _check_lived_in_routines(fresh.app_url)
     engine = create_engine(fresh.app_url)
     try:
         with Session(engine) as session:
@@ -93,6 +111,58 @@ def test_seed_demo_twice_is_harmless(fresh, tmp_path):  # type: ignore[no-untype
             session.rollback()
     finally:
         engine.dispose()
+
+
+def _check_lived_in_routines(url: str) -> None:
+    """Two weeks of past routines with every kind of outcome, anchors and a school calendar."""
+    from tenants.db import utcnow
+
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session, cross_tenant("test counts"):
+            statuses = dict(
+                session.execute(
+                    select(Occurrence.status, func.count(Occurrence.id)).group_by(Occurrence.status)
+                ).all()
+            )
+            past_logged = session.scalar(
+                select(func.count(RoutineLog.id)).where(RoutineLog.logged_at < utcnow())
+            )
+            first_day = session.scalar(select(func.min(Occurrence.local_date)))
+            anchors = [h.anchor_times for h in session.scalars(select(Household))]
+            classes = [c.anchor_times for c in session.scalars(select(Classroom))]
+            calendar = sorted(e.kind for e in session.scalars(select(SchoolCalendarEntry)))
+            aways = session.scalar(select(func.count(AwayPeriod.id)))
+    finally:
+        engine.dispose()
+    for status in ("done", "partly", "skipped", "missed", "excused", "pending"):
+        assert statuses.get(status, 0) > 0, status
+    assert past_logged and past_logged > 100
+    assert (utcnow().date() - first_day).days >= 13
+    assert any(a.get("before_bed") for a in anchors)
+    assert classes and all(c for c in classes)
+    assert calendar == ["closure", "term"]
+    assert aways == 2
+
+
+def test_routines_extend_horizon(fresh, tmp_path):  # type: ignore[no-untyped-def]
+    assert _invoke(fresh, tmp_path, "seed-demo").exit_code == 0
+
+    def last_day():  # type: ignore[no-untyped-def]
+        engine = create_engine(fresh.app_url)
+        try:
+            with Session(engine) as session, cross_tenant("test counts"):
+                return session.scalar(select(func.max(Occurrence.local_date)))
+        finally:
+            engine.dispose()
+
+    before = last_day()
+    result = _invoke(fresh, tmp_path, "routines", "extend-horizon", "--days", "30")
+    assert result.exit_code == 0, result.output
+    assert "riverside: 2 children with plans" in result.output
+    assert (last_day() - before).days >= 15
+    again = _invoke(fresh, tmp_path, "routines", "extend-horizon", "--days", "0")
+    assert again.exit_code != 0 and "--days" in again.output
 
 
 def test_seed_demo_with_given_password(fresh, tmp_path):  # type: ignore[no-untyped-def]

@@ -1,4 +1,5 @@
-"""A person's own account: profile, password, signed-in devices."""
+"""A person's own account: profile, password, signed-in devices, and (in access.py) calendar
+addresses and API tokens."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def profile():  # type: ignore[no-untyped-def]
         password_form=PasswordChangeForm(formdata=None),
         sessions=accounts.live_sessions(db.session, user),
         memberships=accounts.active_memberships(db.session, user),
+        **access.profile_sections(user),
     ), status
 
 
@@ -57,3 +59,7 @@ def change_password():  # type: ignore[no-untyped-def]
             return redirect(url_for("account.profile"))
     status = 400 if request.method == "POST" else 200
     return render_template("account/password.html", form=form), status
+
+
+# The feed and token views register on this blueprint; imported last because they need `bp`.
+from portal.account import access  # noqa: E402

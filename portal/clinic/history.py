@@ -4,7 +4,7 @@ clinicians and admins see or change it."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from portal.extensions import client_address, db
 from portal.forms import ButtonForm
-from portal.helpers import clinical_child, saved
+from portal.helpers import clinical_child, require_button_form, saved
 from routines import history as history_ops
 from routines.history_svg import render_timeline
 from routines.models.history import PERIODS, SEVERITIES
@@ -179,8 +179,7 @@ def set_relational(child_id: int):  # type: ignore[no-untyped-def]
 def remove_entry(child_id: int, entry_id: int):  # type: ignore[no-untyped-def]
     record = _clinical_child(child_id)
     history_ops.get_entry(db.session, record, entry_id)  # 404 before any CSRF answer
-    if not ButtonForm().validate_on_submit():
-        abort(400, description="This form has expired. Reload the page and try again.")
+    require_button_form()
     history_ops.remove_entry(
         db.session, record, entry_id, actor=current_user.user, ip=client_address()
     )

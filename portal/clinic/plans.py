@@ -16,7 +16,7 @@ from portal.clinic import _today
 from portal.clinic.plan_forms import AddItemForm, ItemForm, MoveForm, PublishForm
 from portal.extensions import client_address, db
 from portal.forms import ButtonForm
-from portal.helpers import clinical_child, saved
+from portal.helpers import clinical_child, require_button_form, saved
 from routines import assessments as assessments_ops
 from routines import children as children_ops
 from routines import library
@@ -168,8 +168,7 @@ def _reloaded(child_id: int) -> Child:
 @bp.post("/propose")
 def propose(child_id: int):  # type: ignore[no-untyped-def]
     child = _clinical_child(child_id)
-    if not ButtonForm().validate_on_submit():
-        abort(400, description="This form has expired. Reload the page and try again.")
+    require_button_form()
     try:
         draft = ops.draft_for(db.session, child, actor=current_user.user, ip=client_address())
         added = ops.propose_into_draft(
@@ -278,8 +277,7 @@ def item(child_id: int, plan_item_id: int):  # type: ignore[no-untyped-def]
 def remove_item(child_id: int, plan_item_id: int):  # type: ignore[no-untyped-def]
     child = _clinical_child(child_id)
     planned = ops.get_item(db.session, child, plan_item_id)
-    if not ButtonForm().validate_on_submit():
-        abort(400, description="This form has expired. Reload the page and try again.")
+    require_button_form()
     name = planned.activity.name
     ops.remove_item(db.session, planned, child, actor=current_user.user, ip=client_address())
     db.session.commit()

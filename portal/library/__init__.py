@@ -3,12 +3,12 @@ retire and restore activities."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from portal.extensions import client_address, db
 from portal.forms import ButtonForm
-from portal.helpers import field_error, saved
+from portal.helpers import field_error, require_button_form, saved
 from portal.library.forms import RS_LABELS, SETTING_LABELS, ActivityForm, LibraryFilterForm
 from portal.tenancy import require_role
 from routines import content
@@ -117,8 +117,7 @@ def add_activity():  # type: ignore[no-untyped-def]
 
 def _change(activity_id: int, operation, done: str, unchanged: str):  # type: ignore[no-untyped-def]
     item = library_ops.get_activity(db.session, activity_id)
-    if not ButtonForm().validate_on_submit():
-        abort(400, description="This form has expired. Reload the page and try again.")
+    require_button_form()
     changed = operation(db.session, item, actor=current_user.user, ip=client_address())
     db.session.commit()
     flash(

@@ -142,3 +142,51 @@ def test_a_gap_time_and_the_time_after_the_gap_stay_two_occurrences():
     )
     assert [o.slot for o in found] == ["t02:30", "t03:30"]
     assert {o.due_utc for o in found} == {utc(2026, 3, 29, 1, 30)}
+
+
+@st.composite
+def school_calendars(draw, start: date):  # type: ignore[no-untyped-def]
+    """A few terms and closures around `start`, as the classroom calendar stores them."""
+    from routines.models import SchoolCalendarEntry
+
+    entries = []
+    for kind, count in (("term", draw(st.integers(0, 2))), ("closure", draw(st.integers(0, 3)))):
+        for _ in range(count):
+            first = start + timedelta(days=draw(st.integers(-10, 50)))
+            last = first + timedelta(days=draw(st.integers(0, 20)))
+            entries.append(SchoolCalendarEntry(kind=kind, starts_on=first, ends_on=last))
+    return entries
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    zone=st.sampled_from(ZONES),
+    start=st.dates(date(2025, 1, 1), date(2030, 11, 1)),
+    span=st.integers(0, 60),
+    frequency=frequencies,
+    data=st.data(),
+)
+def test_school_day_schedules_skip_weekends_closures_and_days_out_of_term(  # type: ignore[no-untyped-def]
+    zone, start, span, frequency, data
+):
+    from routines.places import school_day_rule
+
+    entries = data.draw(school_calendars(start))
+    terms = [(e.starts_on, e.ends_on) for e in entries if e.kind == "term"]
+    closures = [(e.starts_on, e.ends_on) for e in entries if e.kind == "closure"]
+    end = start + timedelta(days=span)
+    found = expand(
+        frequency, start=start, end=end, zone=ZoneInfo(zone), is_open=school_day_rule(entries)
+    )
+    slots = slots_for(frequency, {})
+    counts = Counter((o.local_date, o.slot) for o in found)
+    assert set(counts.values()) <= {1}
+
+    def expected_open(day: date) -> bool:
+        in_term = not terms or any(a <= day <= b for a, b in terms)
+        closed = any(a <= day <= b for a, b in closures)
+        return day.weekday() < 5 and in_term and not closed
+
+    days = [start + timedelta(days=i) for i in range(span + 1)]
+    assert {o.local_date for o in found} == {d for d in days if expected_open(d)}
+    assert len(found) == sum(expected_open(d) for d in days) * len(slots)
