@@ -50,6 +50,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     register_blueprints(app)
     register_template_helpers(app)
+    from tasks.celery_app import init_celery
+
+    init_celery(app)
     return app
 
 

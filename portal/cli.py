@@ -57,14 +57,48 @@ cli.add_command(routes_command)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
+@click.option(
+    "--scheduler/--no-scheduler",
+    default=True,
+    show_default=True,
+    help="Run the scheduler in this process (the embedded default; tasks run in-process "
+    "unless REDIS_URL is set).",
+)
 @with_appcontext
-def run_command(host: str, port: int, threads: int) -> None:
+def run_command(host: str, port: int, threads: int, scheduler: bool) -> None:
     """Serve Cadence (the embedded all-in-one server)."""
     from waitress import serve
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    background = None
+    if scheduler:
+        from tasks.scheduler import run as run_scheduler
+
+        background = run_scheduler(app, blocking=False)
+        click.echo("The scheduler runs in this process (reminders, missed routines, horizon).")
     click.echo(f"Cadence is running on http://{host}:{port}/  (Ctrl+C to stop)")
-    serve(app, host=host, port=port, threads=threads, ident="Cadence")
+    try:
+        serve(app, host=host, port=port, threads=threads, ident="Cadence")
+    finally:
+        if background is not None:
+            background.shutdown(wait=False)
+
+
+@cli.command("scheduler")
+@click.option("--tick", default=10, show_default=True, type=click.IntRange(1, 60))
+@with_appcontext
+def scheduler_command(tick: int) -> None:
+    """Run the scheduler (APScheduler): one leads however many run; its jobs only enqueue
+    Celery tasks."""
+    from tasks.scheduler import holder_name
+    from tasks.scheduler import run as run_scheduler
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    click.echo(f"Scheduler {holder_name()} starting; Ctrl+C to stop.")
+    try:
+        run_scheduler(app, blocking=True, tick_seconds=tick)
+    except (KeyboardInterrupt, SystemExit):
+        click.echo("Scheduler stopped.")
 
 
 # --- database -----------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""GET /healthz: the state of the database and, when configured, Redis."""
+"""GET /healthz: the state of the database, Redis when configured, and the age of the
+scheduler's heartbeat (reported, not judged: a web process may run before any scheduler)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,20 @@ def _check_redis(url: str) -> dict[str, object]:
     return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
+def _scheduler() -> dict[str, object]:
+    from tasks.scheduler import LEASE_FOR, heartbeat_age
+    from tenants.db import utcnow
+
+    age = heartbeat_age(db.session, now=utcnow())
+    db.session.rollback()
+    if age is None:
+        return {"heartbeat_age_s": None, "leading": False}
+    return {
+        "heartbeat_age_s": round(age, 1),
+        "leading": age <= LEASE_FOR.total_seconds(),
+    }
+
+
 @bp.get("/healthz")
 def healthz():  # type: ignore[no-untyped-def]
     checks: dict[str, dict[str, object]] = {"database": _check_database()}
@@ -51,4 +66,6 @@ def healthz():  # type: ignore[no-untyped-def]
         checks["redis"] = _check_redis(current_app.config["REDIS_URL"])
     healthy = all(c["ok"] for c in checks.values())
     body = {"status": "ok" if healthy else "degraded", **checks}
+    if checks["database"]["ok"]:
+        body["scheduler"] = _scheduler()
     return jsonify(body), 200 if healthy else 503

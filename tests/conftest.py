@@ -381,6 +381,47 @@ def _add_routine_rows(session, child, item) -> None:  # type: ignore[no-untyped-
         ]
     )
     session.flush()
+    _add_reminder_rows(session, child, occurrence)
+
+
+def _add_reminder_rows(session, child, occurrence) -> None:  # type: ignore[no-untyped-def]
+    """A preference, a push subscription, a delivery with its notification, an episode."""
+    from datetime import UTC, datetime
+
+    from routines import models as m
+
+    member_id = child.team[0].membership_id
+    delivery = m.Delivery(
+        kind="reminder",
+        subject=f"occurrence:{occurrence.id}",
+        occurrence_id=occurrence.id,
+        child_id=child.id,
+        membership_id=member_id,
+        channel="in_app",
+        status="sent",
+        not_before=occurrence.due_at,
+    )
+    session.add_all(
+        [
+            m.NotificationPreference(membership_id=member_id, channels=["in_app"]),
+            m.PushSubscription(
+                membership_id=member_id, endpoint="https://push.invalid/x", p256dh="k", auth="a"
+            ),
+            delivery,
+            m.AlertEpisode(
+                child_id=child.id,
+                kind="adherence_low",
+                opened_at=datetime(2026, 11, 20, tzinfo=UTC),
+            ),
+        ]
+    )
+    session.flush()
+    session.add(
+        m.Notification(
+            membership_id=member_id, delivery_id=delivery.id, kind="reminder", title="Rocking"
+        )
+    )
+    session.flush()
 
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')

@@ -7,6 +7,16 @@ from routines.models.framework import Framework, FrameworkItem
 from routines.models.history import HistoryEntry
 from routines.models.household import Classroom, Household
 from routines.models.plan import ANCHORS, ASSIGNEES, Plan, PlanItem, PlanVersion
+from routines.models.reminder import (
+    CHANNELS,
+    DELIVERY_KINDS,
+    LEAD_MINUTES,
+    AlertEpisode,
+    Delivery,
+    Notification,
+    NotificationPreference,
+    PushSubscription,
+)
 from routines.models.routine import (
     AROUSAL_STATES,
     AWAY_KINDS,
@@ -22,6 +32,14 @@ from routines.models.routine import (
 )
 
 __all__ = [
+    "CHANNELS",
+    "DELIVERY_KINDS",
+    "LEAD_MINUTES",
+    "AlertEpisode",
+    "Delivery",
+    "Notification",
+    "NotificationPreference",
+    "PushSubscription",
     "AROUSAL_STATES",
     "AWAY_KINDS",
     "LOG_STATUSES",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from routines.models.household import Classroom, Household
@@ -56,6 +56,12 @@ class Child(TenantScoped, Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Escalation: who else on the care team hears of an unlogged routine, and after how long
+    # (None: the organisation's setting). Off unless both a person and a time are set.
+    escalate_to_membership_id: Mapped[int | None] = mapped_column(
+        ForeignKey("memberships.id", ondelete="SET NULL")
+    )
+    escalate_after_minutes: Mapped[int | None] = mapped_column(Integer)
 
     household: Mapped[Household | None] = relationship(lazy="joined")
     classroom: Mapped[Classroom | None] = relationship(lazy="joined")

@@ -71,6 +71,7 @@ class Occurrence(TenantScoped, Base):
         UniqueConstraint("child_id", "activity_id", "assignee_key", "local_date", "slot"),
         Index("ix_occurrences_tenant_due", "tenant_id", "due_at"),
         Index("ix_occurrences_child_date", "child_id", "local_date"),
+        Index("ix_occurrences_unplanned", "status", "reminders_planned_at", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -104,6 +105,8 @@ class Occurrence(TenantScoped, Base):
     away_id: Mapped[int | None] = mapped_column(
         ForeignKey("away_periods.id", ondelete="SET NULL"), index=True
     )
+    # When its reminders, nudge and escalation were planned (routines.reminders).
+    reminders_planned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -35,17 +35,28 @@ class Mailer:
     outbox_dir: Path
     timeout: float = 10.0
 
-    def compose(self, to: str, subject: str, body: str) -> EmailMessage:
+    def compose(
+        self, to: str, subject: str, body: str, message_id: str | None = None
+    ) -> EmailMessage:
         message = EmailMessage()
         message["From"] = self.sender
         message["To"] = to
         message["Subject"] = subject
-        message["Message-ID"] = make_msgid(domain="cadence.invalid")
+        # A stable id for one delivery, so a resend after a crash is recognisably the same.
+        message["Message-ID"] = message_id or make_msgid(domain="cadence.invalid")
         message.set_content(body)
         return message
 
-    def send(self, to: str, subject: str, body: str, *, link: str | None = None) -> None:
-        message = self.compose(to, subject, body)
+    def send(
+        self,
+        to: str,
+        subject: str,
+        body: str,
+        *,
+        link: str | None = None,
+        message_id: str | None = None,
+    ) -> None:
+        message = self.compose(to, subject, body, message_id)
         if self.smtp_url:
             self._send_smtp(message)
         else:

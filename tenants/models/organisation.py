@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, String
+from sqlalchemy import Float, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tenants.db import Base, UTCDateTime, utcnow
@@ -21,6 +21,18 @@ class Organisation(Base):
     # Functional brain map bands, as percent of age-typical: red below, green from.
     map_red_below: Mapped[float] = mapped_column(Float, default=60.0, server_default="60")
     map_green_from: Mapped[float] = mapped_column(Float, default=85.0, server_default="85")
+    # Background work. A nudge follows an unlogged routine after this many minutes (None: no
+    # nudge); escalation (None: off) tells the child's chosen second person; an unlogged
+    # routine becomes missed after the grace minutes (None: at the end of its local day).
+    nudge_after_minutes: Mapped[int | None] = mapped_column(
+        Integer, default=30, server_default="30"
+    )
+    escalate_after_minutes: Mapped[int | None] = mapped_column(Integer)
+    missed_after_minutes: Mapped[int | None] = mapped_column(Integer)
+    adherence_threshold: Mapped[float] = mapped_column(Float, default=0.8, server_default="0.8")
+    reassessment_interval_days: Mapped[int] = mapped_column(
+        Integer, default=90, server_default="90"
+    )
 
     def __repr__(self) -> str:
         return f"<Organisation {self.slug}>"

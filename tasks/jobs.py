@@ -1,0 +1,92 @@
+"""Celery tasks: thin, idempotent, named; each loads by id, sets its own tenant context and
+calls routines/. The scheduler only enqueues these (through the outbox)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from flask import current_app
+from sqlalchemy import select, update
+
+from portal.extensions import db
+from routines import deliveries, missed, occurrences, reminders
+from tasks.channels.registry import senders
+from tenants.context import tenant_context
+from tenants.db import utcnow
+from tenants.models import Organisation, PeriodicRun
+
+logger = logging.getLogger(__name__)
+
+
+def _base_url() -> str:
+    return current_app.config.get("PUBLIC_URL") or "http://127.0.0.1:5000"
+
+
+def _finish(job: str | None, period: str | None, outcome: str) -> None:
+    if job and period:
+        db.session.execute(
+            update(PeriodicRun)
+            .where(PeriodicRun.job == job, PeriodicRun.period == period)
+            .values(finished_at=utcnow(), outcome=outcome[:2000])
+        )
+        db.session.commit()
+
+
+def _organisations() -> list[int]:
+    ids = list(db.session.scalars(select(Organisation.id).order_by(Organisation.id)))
+    db.session.commit()
+    return ids
+
+
+@shared_task(name="routines.sweep")
+def sweep(job: str | None = None, period: str | None = None) -> dict[str, int]:
+    """Plan the reminders of routines coming due, then claim due deliveries and hand each
+    to its own short task."""
+    now = utcnow()
+    planned = 0
+    for org_id in _organisations():
+        with tenant_context(org_id):
+            planned += len(reminders.plan(db.session, now=now).rows)
+            db.session.commit()
+    claimed = deliveries.claim_due(db.session, now=now)
+    db.session.commit()
+    for tenant_id, delivery_id in claimed:
+        send_delivery.apply_async(kwargs={"tenant_id": tenant_id, "delivery_id": delivery_id})
+    _finish(job, period, f"planned {planned}, claimed {len(claimed)}")
+    return {"planned": planned, "claimed": len(claimed)}
+
+
+@shared_task(name="routines.send_delivery")
+def send_delivery(tenant_id: int, delivery_id: int) -> str:
+    status = deliveries.deliver(
+        db.session,
+        tenant_id,
+        delivery_id,
+        now=utcnow(),
+        senders=senders(current_app.config),
+        base_url=_base_url(),
+    )
+    db.session.commit()
+    return status
+
+
+@shared_task(name="routines.mark_missed")
+def mark_missed(job: str | None = None, period: str | None = None) -> int:
+    now = utcnow()
+    total = 0
+    for org_id in _organisations():
+        with tenant_context(org_id):
+            total += missed.mark_missed(db.session, now=now)
+            db.session.commit()
+    _finish(job, period, f"marked {total} missed")
+    return total
+
+
+@shared_task(name="routines.extend_horizon")
+def extend_horizon(org_id: int, job: str | None = None, period: str | None = None) -> int:
+    with tenant_context(org_id):
+        count = occurrences.extend_horizon(db.session, now=utcnow())
+        db.session.commit()
+    _finish(job, period, f"materialised {count} children")
+    return count
