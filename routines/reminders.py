@@ -34,8 +34,11 @@ logger = logging.getLogger(__name__)
 # How far ahead of its due time a routine's reminders are planned: more than the longest
 # lead time, so a reminder is a row well before it is due.
 PLAN_AHEAD = timedelta(minutes=30)
-# Routines that came due longer ago than this are not reminded of any more.
+# Routines that came due longer ago than this are not planned any more, and a message that
+# would go out more than STALE late is dropped: a reminder hours after the fact (a scheduler
+# that was down all morning) helps nobody.
 PLAN_BEHIND = timedelta(hours=12)
+STALE = timedelta(minutes=30)
 ROLES_OF_SIDE = {
     "home": (TeamRole.CARER,),
     "school": (TeamRole.TEACHER, TeamRole.TEACHING_ASSISTANT),
@@ -190,6 +193,7 @@ def plan(db: Session, *, now: datetime) -> Planned:
 
 
 def _add(
+    now: datetime,
     result: Planned,
     occurrence: Occurrence,
     member: int,
@@ -199,7 +203,7 @@ def _add(
     pref: Preference,
 ) -> None:
     moment = send_time(occurrence.due_at, offset, zone, pref)
-    if moment is None:
+    if moment is None or moment < now - STALE:
         return
     for channel in pref.channels:
         result.rows.append(

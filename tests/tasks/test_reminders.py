@@ -245,3 +245,15 @@ def test_unlogged_routines_become_missed_at_the_end_of_their_local_day(db, orgs)
         alpha.org.missed_after_minutes = 60
         db.flush()
         assert missed.mark_missed(db, now=datetime(2026, 12, 3, 21, 5, tzinfo=zone)) == 1
+
+
+def test_messages_that_would_arrive_long_after_the_fact_are_not_planned(db, orgs):  # type: ignore[no-untyped-def]
+    """A scheduler that was down all morning does not remind of 07:00 at noon; one that was
+    down ten minutes still sends what fell due in them."""
+    alpha, _ = orgs
+    with f.in_org(alpha):
+        _daily(db, alpha, "UTC", "07:00", date(2026, 12, 1), datetime(2026, 12, 1, tzinfo=UTC))
+        planned = reminders.plan(db, now=datetime(2026, 12, 2, 12, 0, tzinfo=UTC))
+        assert planned.occurrences == 1 and planned.rows == []
+        late = reminders.plan(db, now=datetime(2026, 12, 3, 7, 10, tzinfo=UTC))
+        assert {r["kind"] for r in late.rows} == {"reminder", "nudge"}
