@@ -150,6 +150,7 @@ def plan(db: Session, *, now: datetime) -> Planned:
         for member in recipients(occurrence, child):
             pref = prefs.get(member, Preference())
             _add(
+                now,
                 result,
                 occurrence,
                 member,
@@ -160,6 +161,7 @@ def plan(db: Session, *, now: datetime) -> Planned:
             )
             if org.nudge_after_minutes:
                 _add(
+                    now,
                     result,
                     occurrence,
                     member,
@@ -173,6 +175,7 @@ def plan(db: Session, *, now: datetime) -> Planned:
             member = child.escalate_to_membership_id
             pref = prefs.get(member, Preference())
             _add(
+                now,
                 result,
                 occurrence,
                 member,
