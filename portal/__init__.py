@@ -71,6 +71,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.health import bp as health_bp
     from portal.home import bp as home_bp
     from portal.library import bp as library_bp
+    from portal.notifications import bp as notifications_bp
     from portal.workspace import bp as workspace_bp
 
     for bp in (
@@ -88,6 +89,7 @@ def register_blueprints(app: Flask) -> None:
         classroom_bp,
         api_bp,
         feeds_bp,
+        notifications_bp,
         health_bp,
     ):
         app.register_blueprint(bp)

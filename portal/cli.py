@@ -266,6 +266,26 @@ def extend_horizon(days: int) -> None:
         raise click.ClickException("some organisations could not be materialised")
 
 
+@cli.command("vapid", with_appcontext=False)
+@click.option(
+    "--subject",
+    default=None,
+    help="A contact for push services: mailto:you@example.org or an https:// address.",
+)
+def vapid_command(subject: str | None) -> None:
+    """Make a VAPID key pair for Web Push and print the environment lines to set."""
+    from tasks.channels.push import generate_vapid_keys
+
+    private, public = generate_vapid_keys()
+    click.echo("# Web Push keys for Cadence. Keep VAPID_PRIVATE_KEY secret; changing the pair")
+    click.echo("# later stops every existing push subscription (people subscribe again).")
+    click.echo(f"VAPID_PRIVATE_KEY={private}")
+    click.echo(f"VAPID_PUBLIC_KEY={public}")
+    click.echo(f"VAPID_SUBJECT={subject or 'mailto:admin@example.org'}")
+    if not subject:
+        click.echo("# Replace VAPID_SUBJECT with a real contact address (push services use it).")
+
+
 def main() -> None:
     cli(prog_name="cadence")
 

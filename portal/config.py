@@ -70,6 +70,14 @@ def from_environment() -> dict[str, Any]:
         "SMTP_URL": os.environ.get("SMTP_URL") or None,
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Cadence <no-reply@cadence.invalid>"),
         "PUBLIC_URL": (os.environ.get("PUBLIC_URL") or "").rstrip("/") or None,
+        "VAPID_PRIVATE_KEY": os.environ.get("VAPID_PRIVATE_KEY") or None,
+        "VAPID_PUBLIC_KEY": os.environ.get("VAPID_PUBLIC_KEY") or None,
+        "VAPID_SUBJECT": os.environ.get("VAPID_SUBJECT") or None,
+        "SMS_PROVIDER": (os.environ.get("SMS_PROVIDER") or "").strip().lower() or None,
+        "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID") or None,
+        "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN") or None,
+        "TWILIO_FROM": os.environ.get("TWILIO_FROM") or None,
+        "TWILIO_API_BASE": os.environ.get("TWILIO_API_BASE") or None,
         "INSTANCE_PATH": str(instance_path()),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI")
         or redis_url

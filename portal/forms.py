@@ -8,6 +8,7 @@ from wtforms import (
     DecimalField,
     EmailField,
     HiddenField,
+    IntegerField,
     PasswordField,
     SelectField,
     SelectMultipleField,
@@ -36,6 +37,23 @@ def _zone_choices() -> list[SelectChoice]:
 
 def action_choices(actions: list[str]) -> list[SelectChoice]:
     return [SelectChoice("", "Any action"), *(SelectChoice(a, a) for a in actions)]
+
+
+class WholeNumberField(IntegerField):
+    """An optional whole number: empty is None, anything else that is not a whole number
+    gets a message that says so (WTForms' own is "Not a valid integer value")."""
+
+    def process_formdata(self, valuelist: list) -> None:  # type: ignore[type-arg]
+        if not valuelist:
+            return  # not submitted at all: keep the value the form was built with
+        if not str(valuelist[0]).strip():
+            self.data = None
+            return
+        text = str(valuelist[0]).strip()
+        if not (text.isascii() and text.isdigit() and len(text) <= 6):
+            self.data = None
+            raise ValueError("Enter a whole number, or leave it empty.")
+        self.data = int(text)
 
 
 class ButtonForm(FlaskForm):
@@ -165,6 +183,23 @@ class OrganisationSettingsForm(FlaskForm):
         places=None,
         validators=[InputRequired("Enter a percent, for example 85.")],
     )
+    # Background work; ranges are checked by routines.preferences.update_reminder_settings.
+    nudge_after_minutes = WholeNumberField("Nudge after (minutes)", validators=[Optional()])
+    escalate_after_minutes = WholeNumberField("Escalate after (minutes)", validators=[Optional()])
+    missed_after_minutes = WholeNumberField(
+        "Count as missed after (minutes)", validators=[Optional()]
+    )
+    adherence_percent = WholeNumberField("Adherence alert below (%)", validators=[Optional()])
+    reassessment_interval_days = WholeNumberField(
+        "Reassessment due after (days)", validators=[Optional()]
+    )
+
+
+class EscalationForm(FlaskForm):
+    """Who on a child's care team hears of a routine still unlogged, and after how long."""
+
+    escalate_to = SelectField("Escalate to", validators=[Optional()])
+    escalate_after = WholeNumberField("After (minutes)", validators=[Optional()])
 
 
 class AuditFilterForm(FlaskForm):

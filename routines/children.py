@@ -239,6 +239,9 @@ def remove_team_member(
     if member.role is TeamRole.LEAD_CLINICIAN:
         raise ValidationError("Choose another lead clinician before removing this one.")
     email = member.membership.user.email
+    if child.escalate_to_membership_id == member.membership_id:
+        # Escalation goes only to the care team: off until a clinician chooses someone else.
+        child.escalate_to_membership_id = None
     child.team.remove(member)
     db.flush()
     audit.record(

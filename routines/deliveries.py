@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from routines.models import Child, Delivery, Occurrence
+from routines.models import CHANNELS, Child, Delivery, Notification, Occurrence
 from tenants.context import cross_tenant, tenant_context
 from tenants.isolation import get_scoped
 from tenants.models import Membership, Organisation
@@ -136,6 +136,28 @@ def deliver(
         db.flush()
         if row.status == "failed":
             logger.warning("delivery %s failed: %s", row.id, row.last_error)
+            title = f"We could not reach you by {CHANNELS[row.channel].lower()}"
+            already = db.scalar(
+                select(Notification.id).where(
+                    Notification.membership_id == row.membership_id,
+                    Notification.kind == "channel_failed",
+                    Notification.title == title,
+                    Notification.read_at.is_(None),
+                )
+            )
+            if row.channel != "in_app" and already is None:
+                # The person should know a channel they chose does not reach them (once,
+                # until they have read it).
+                db.add(
+                    Notification(
+                        membership_id=row.membership_id,
+                        kind="channel_failed",
+                        title=title,
+                        body=(row.last_error or "")[:500],
+                        link=None,
+                    )
+                )
+                db.flush()
         return row.status
 
 

@@ -184,7 +184,7 @@ def plan(db: Session, *, now: datetime) -> Planned:
                 zone,
                 pref,
             )
-    _insert(db, result.rows)
+    insert_deliveries(db, result.rows)
     db.execute(
         update(Occurrence)
         .where(Occurrence.id.in_([o.id for o in due]))
@@ -226,7 +226,7 @@ def _add(
         )
 
 
-def _insert(db: Session, rows: list[dict]) -> None:
+def insert_deliveries(db: Session, rows: list[dict]) -> None:
     if not rows:
         return
     if db.get_bind().dialect.name == "postgresql":

@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from portal.extensions import db
-from routines import deliveries, missed, occurrences, reminders
+from routines import alerts, deliveries, digests, missed, occurrences, reminders
 from tasks.channels.registry import senders
 from tenants.context import tenant_context
 from tenants.db import utcnow
@@ -51,8 +51,10 @@ def sweep(job: str | None = None, period: str | None = None) -> dict[str, int]:
             db.session.commit()
     claimed = deliveries.claim_due(db.session, now=now)
     db.session.commit()
+    # Through this Flask app's own Celery app (a process may hold several, as tests do).
+    send = current_app.extensions["celery"].tasks["routines.send_delivery"]
     for tenant_id, delivery_id in claimed:
-        send_delivery.apply_async(kwargs={"tenant_id": tenant_id, "delivery_id": delivery_id})
+        send.apply_async(kwargs={"tenant_id": tenant_id, "delivery_id": delivery_id})
     _finish(job, period, f"planned {planned}, claimed {len(claimed)}")
     return {"planned": planned, "claimed": len(claimed)}
 
@@ -90,3 +92,35 @@ def extend_horizon(org_id: int, job: str | None = None, period: str | None = Non
         db.session.commit()
     _finish(job, period, f"materialised {count} children")
     return count
+
+
+@shared_task(name="routines.plan_digests")
+def plan_digests(job: str | None = None, period: str | None = None) -> int:
+    """Plan the digests due in the next two hours, in every organisation (idempotent)."""
+    now = utcnow()
+    total = 0
+    for org_id in _organisations():
+        with tenant_context(org_id):
+            total += digests.plan_digests(db.session, now=now)
+            db.session.commit()
+    _finish(job, period, f"offered {total} digest rows")
+    return total
+
+
+@shared_task(name="routines.check_alerts")
+def check_alerts(org_id: int, job: str | None = None, period: str | None = None) -> dict[str, int]:
+    """One organisation's night: adherence episodes and reassessment reminders."""
+    now = utcnow()
+    with tenant_context(org_id):
+        # What is already missed first, so last night's routines count as the rule says.
+        missed.mark_missed(db.session, now=now)
+        adherence = alerts.check_adherence(db.session, now=now)
+        due = alerts.check_reassessment_due(db.session, now=now)
+        db.session.commit()
+    _finish(
+        job,
+        period,
+        f"adherence: {len(adherence.opened)} opened, {len(adherence.closed)} closed; "
+        f"reassessment rows {due}",
+    )
+    return {"opened": len(adherence.opened), "closed": len(adherence.closed), "reassessment": due}

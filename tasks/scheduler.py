@@ -57,6 +57,8 @@ JOBS = (
     Job("sweep", "routines.sweep", every=timedelta(minutes=1)),
     Job("mark_missed", "routines.mark_missed", every=timedelta(minutes=5)),
     Job("extend_horizon", "routines.extend_horizon", nightly_at=time(2, 0)),
+    Job("digests", "routines.plan_digests", every=timedelta(hours=1)),
+    Job("alerts", "routines.check_alerts", nightly_at=time(2, 0)),
 )
 
 

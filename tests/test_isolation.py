@@ -81,6 +81,7 @@ CLASSIFICATION: dict[str, str] = {
     "admin.invitations": ORG,
     "admin.settings": ORG,
     "admin.audit_trail": ORG,
+    "admin.background": ORG,
     "admin.member": ORG_OBJECT,
     "admin.deactivate": ORG_OBJECT,
     "admin.reactivate": ORG_OBJECT,
@@ -104,6 +105,11 @@ CLASSIFICATION: dict[str, str] = {
     "classroom.remove_calendar_entry": ORG_OBJECT,
     "classroom.anchors": ORG_OBJECT,
     "clinic.caseload": ORG,
+    "clinic.set_escalation": ORG_OBJECT,
+    "notifications.index": ORG,
+    "notifications.mark_all_read": ORG,
+    "notifications.settings": ORG,
+    "notifications.mark_read": ORG_OBJECT,
     "clinic.add_child": ORG,
     "clinic.child": ORG_OBJECT,
     "clinic.add_team_member": ORG_OBJECT,
@@ -642,6 +648,30 @@ def _calendar_entry(db, app: Flask, org: Org) -> ObjectRef:  # type: ignore[no-u
     return ObjectRef(ids[6], SchoolCalendarEntry, _routine_snapshot(db), f"Half term {org.slug}")
 
 
+def _notification(db, app: Flask, org: Org) -> ObjectRef:  # type: ignore[no-untyped-def]
+    """An unread notification of the organisation's admin: the walk signs in as the admin,
+    and a member opens only their own notifications."""
+    from routines.models import Notification
+
+    with tenant_context(org.id):
+        row = Notification(
+            membership_id=organisations.membership_for(db, org.admin).id,
+            kind="reminder",
+            title=f"Notice {org.slug}",
+            body=f"Notice body {org.slug}",
+            link=f"https://cadence.invalid/o/{org.slug}/today",
+        )
+        db.add(row)
+        db.flush()
+        notification_id = row.id
+
+    def snapshot() -> Any:
+        with cross_tenant("test: read the notifications back"):
+            return sorted(db.execute(select(Notification.id, Notification.read_at)).all())
+
+    return ObjectRef(notification_id, Notification, snapshot, f"Notice {org.slug}")
+
+
 ID_FACTORIES: dict[str, Callable[..., ObjectRef]] = {
     "version_id": _plan_version,
     "plan_item_id": _plan_item,
@@ -660,6 +690,7 @@ ID_FACTORIES: dict[str, Callable[..., ObjectRef]] = {
     "away_id": _away,
     "occurrence_id": _occurrence,
     "log_id": _log,
+    "notification_id": _notification,
 }
 
 

@@ -30,6 +30,7 @@ from portal.forms import (
 )
 from portal.helpers import external_url, mailer, saved
 from portal.tenancy import require_role
+from routines import preferences
 from tasks.channels.email import EmailDeliveryError
 from tenants import audit, organisations
 from tenants.db import utcnow
@@ -216,7 +217,9 @@ def revoke_invitation(invitation_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/settings", methods=["GET", "POST"])
 def settings():  # type: ignore[no-untyped-def]
-    form = OrganisationSettingsForm(obj=g.org)
+    form = OrganisationSettingsForm(
+        obj=g.org, data={"adherence_percent": preferences.threshold_percent(g.org)}
+    )
     if form.validate_on_submit():
         with saved(form) as outcome:
             organisations.update_settings(
@@ -229,11 +232,32 @@ def settings():  # type: ignore[no-untyped-def]
                 map_red_below=float(form.map_red_below.data),
                 map_green_from=float(form.map_green_from.data),
             )
+            preferences.update_reminder_settings(
+                db.session,
+                g.org,
+                nudge_after_minutes=form.nudge_after_minutes.data,
+                escalate_after_minutes=form.escalate_after_minutes.data,
+                missed_after_minutes=form.missed_after_minutes.data,
+                adherence_percent=form.adherence_percent.data,
+                reassessment_interval_days=form.reassessment_interval_days.data,
+                actor=current_user.user,
+                ip=client_address(),
+            )
         if outcome:
             flash("Organisation settings saved.", "success")
             return redirect(url_for("admin.settings"))
     status = 400 if request.method == "POST" else 200
-    return render_template("admin/settings.html", form=form), status
+    return render_template(
+        "admin/settings.html",
+        form=form,
+        ranges={
+            "nudge": preferences.NUDGE_MINUTES,
+            "escalate": preferences.ESCALATE_MINUTES,
+            "grace": preferences.GRACE_MINUTES,
+            "threshold": preferences.THRESHOLD_PERCENT,
+            "interval": preferences.REASSESSMENT_DAYS,
+        },
+    ), status
 
 
 def _parse_day(value: str | None, label: str) -> date | None:
@@ -288,3 +312,6 @@ def _bad_filter(form: AuditFilterForm, message: str | None):  # type: ignore[no-
         form.form_errors.append(message)
     empty = audit.AuditPage(events=[], page=1, per_page=AUDIT_PER_PAGE, total=0)
     return render_template("admin/audit.html", form=form, page=empty, args={}), 400
+
+
+from portal.admin import background  # noqa: E402, F401

@@ -10,10 +10,11 @@ from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from portal.extensions import client_address, db
-from portal.forms import ButtonForm, ChildForm, TeamMemberForm
+from portal.forms import ButtonForm, ChildForm, EscalationForm, TeamMemberForm
 from portal.helpers import clinical_child, saved
 from routines import assessments as assessments_ops
 from routines import children as children_ops
+from routines import preferences
 from routines.access import can_add_child, can_change_clinical_record
 from routines.metrics import age_in_months
 from tenants.errors import ValidationError
@@ -105,12 +106,36 @@ def child(child_id: int):  # type: ignore[no-untyped-def]
     return _render_child(record)
 
 
-def _render_child(record, team_form: TeamMemberForm | None = None):  # type: ignore[no-untyped-def]
-    """The child's page; clinical parts (team form, developmental ages) only for its editors."""
+def _escalation_form(child, submitted: bool = False) -> EscalationForm:  # type: ignore[no-untyped-def]
+    if submitted:
+        form = EscalationForm()
+    else:
+        form = EscalationForm(
+            formdata=None,
+            data={
+                "escalate_to": str(child.escalate_to_membership_id or ""),
+                "escalate_after": child.escalate_after_minutes,
+            },
+        )
+    form.escalate_to.choices = [SelectChoice("", "Nobody (escalation off)")] + [
+        SelectChoice(str(m.membership_id), f"{m.membership.user.name} ({m.role.label.lower()})")
+        for m in preferences.escalation_candidates(child)
+    ]
+    return form
+
+
+def _render_child(  # type: ignore[no-untyped-def]
+    record,
+    team_form: TeamMemberForm | None = None,
+    escalation_form: EscalationForm | None = None,
+):
+    """The child's page; clinical parts (team form, escalation, developmental ages) only for
+    its editors."""
     editable = can_change_clinical_record(g.membership, record)
     dev = None
     if editable:
         team_form = team_form or _team_form(record)
+        escalation_form = escalation_form or _escalation_form(record)
         dev = assessments_ops.latest_developmental_ages(db.session, record, g.org)
     return render_template(
         "clinic/child.html",
@@ -118,6 +143,8 @@ def _render_child(record, team_form: TeamMemberForm | None = None):  # type: ign
         age=_age(record.date_of_birth),
         editable=editable,
         team_form=team_form if editable else None,
+        escalation_form=escalation_form if editable else None,
+        org_escalate_after=g.org.escalate_after_minutes,
         dev=dev,
         button=ButtonForm(),
         time_zone=children_ops.child_time_zone(record, g.org.time_zone),
@@ -167,3 +194,27 @@ def remove_team_member(child_id: int, member_id: int):  # type: ignore[no-untype
     db.session.commit()
     flash("Removed from the care team.", "success")
     return redirect(url_for("clinic.child", child_id=child_id)), 303
+
+
+@bp.post("/<id:child_id>/escalation")
+def set_escalation(child_id: int):  # type: ignore[no-untyped-def]
+    record = clinical_child(
+        child_id, "Only the child's clinicians and admins choose who hears of unlogged routines."
+    )
+    form = _escalation_form(record, submitted=True)
+    if form.validate_on_submit():
+        with saved(form, "escalate_to") as outcome:
+            preferences.set_escalation(
+                db.session,
+                record,
+                int(form.escalate_to.data) if form.escalate_to.data else None,
+                form.escalate_after.data,
+                current_user.user,
+                ip=client_address(),
+            )
+        if outcome:
+            flash("Escalation saved.", "success")
+            return redirect(url_for("clinic.child", child_id=record.id)), 303
+    db.session.rollback()
+    record = children_ops.get_child(db.session, child_id, g.membership)
+    return _render_child(record, escalation_form=form), 400

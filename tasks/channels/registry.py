@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from routines.deliveries import Message, PermanentFailure, Sender, TemporaryFailure
 from tasks.channels.email import EmailDeliveryError, Mailer
 from tasks.channels.in_app import send_in_app
+from tasks.channels.push import push_sender
+from tasks.channels.sms import sms_sender
 
 
 def email_sender(mailer: Mailer) -> Sender:
@@ -38,4 +40,8 @@ def senders(config: Mapping[str, Any]) -> dict[str, Sender]:
         smtp_url=config.get("SMTP_URL"),
         outbox_dir=Path(config["INSTANCE_PATH"]) / "outbox",
     )
-    return {"in_app": send_in_app, "email": email_sender(mailer)}
+    result = {"in_app": send_in_app, "email": email_sender(mailer), "push": push_sender(config)}
+    sms = sms_sender(config)
+    if sms is not None:  # no SMS_PROVIDER: the sms channel is "not configured"
+        result["sms"] = sms
+    return result

@@ -227,6 +227,11 @@ def test_failed_sends_retry_with_backoff_and_permanent_failures_are_recorded(db,
         ("in_app", "no address"),
     ]
     assert email.attempts == deliveries.MAX_ATTEMPTS
+    with f.in_org(alpha):
+        notices = db.scalars(
+            select(m.Notification.title).where(m.Notification.kind == "channel_failed")
+        ).all()
+    assert notices == ["We could not reach you by email"]
 
 
 def test_unlogged_routines_become_missed_at_the_end_of_their_local_day(db, orgs):  # type: ignore[no-untyped-def]
