@@ -119,5 +119,11 @@ def finalise(config: dict[str, Any]) -> None:
     config.setdefault("RATELIMIT_KEY_PREFIX", "cadence")
     # If Redis is briefly unreachable, keep limiting in this process rather than failing sign-in.
     config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    # ...and find out quickly: a Redis that hangs (frozen, or packets dropped) would otherwise
+    # hold a sign-in for as long as it hangs, as the client has no timeouts by default.
+    if str(config.get("RATELIMIT_STORAGE_URI") or "").startswith(("redis", "unix")):
+        options = config.setdefault("RATELIMIT_STORAGE_OPTIONS", {})
+        options.setdefault("socket_connect_timeout", 0.25)
+        options.setdefault("socket_timeout", 0.25)
     if config.get("MAX_CONTENT_LENGTH") is None:
         config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024

@@ -38,7 +38,12 @@ def init_celery(app: Flask) -> Celery:
         # Publishing happens in the scheduler's relay, never in a web request; a broker that
         # does not answer fails the publish quickly and the outbox row waits for the next try.
         broker_connection_timeout=2,
-        broker_connection_max_retries=1,
+        # The worker's budget for reconnecting to a broker it lost (publishing does not use
+        # it): without limit, so a Redis outage pauses the workers instead of ending them.
+        broker_connection_max_retries=None,
+        # On a lost connection, stop running tasks: they are idempotent and, acknowledged
+        # late, come back (Celery 6's default).
+        worker_cancel_long_running_tasks_on_connection_loss=True,
         broker_transport_options={"visibility_timeout": 3600, "socket_timeout": 2},
         task_publish_retry=False,
     )

@@ -165,6 +165,42 @@ def schedule_due(db: Session, *, now: datetime) -> list[tuple[str, str]]:
     return recorded
 
 
+# A run recorded this long ago and still unfinished lost its task (a broker that restarted
+# empty, a worker that died with it unacknowledged): enqueue it again; tasks are idempotent.
+STALE_RUN = timedelta(minutes=15)
+
+
+def requeue_stale(db: Session, *, now: datetime) -> list[tuple[str, str]]:
+    """Enqueue again the unfinished runs of the last day whose task seems lost."""
+    jobs = {job.name: job for job in JOBS}
+    stale = list(
+        db.scalars(
+            select(PeriodicRun).where(
+                PeriodicRun.finished_at.is_(None),
+                PeriodicRun.started_at < now - STALE_RUN,
+                PeriodicRun.started_at > now - timedelta(days=1),
+            )
+        )
+    )
+    again = []
+    for run in stale:
+        name, _, org_id = run.job.partition(":")
+        job = jobs.get(name)
+        if job is None:
+            continue
+        extra: dict[str, Any] = {"org_id": int(org_id)} if org_id else {}
+        outbox.enqueue(
+            db,
+            job.task,
+            {**extra, "job": run.job, "period": run.period},
+            organisation_id=extra.get("org_id"),
+        )
+        run.started_at = now  # the next try waits another STALE_RUN
+        again.append((run.job, run.period))
+    db.commit()
+    return again
+
+
 def tick(db: Session, publish: outbox.Publish, *, holder: str, now: datetime) -> bool:
     """One beat: lead (or not), record due periods, relay the outbox. True if leading."""
     try:
@@ -173,6 +209,9 @@ def tick(db: Session, publish: outbox.Publish, *, holder: str, now: datetime) ->
         recorded = schedule_due(db, now=now)
         if recorded:
             logger.info("scheduled %s", ", ".join(f"{j}@{p}" for j, p in recorded))
+        again = requeue_stale(db, now=now)
+        if again:
+            logger.warning("enqueued again (task lost?): %s", again)
         outbox.relay(db, publish, now=now)
         return True
     except Exception:

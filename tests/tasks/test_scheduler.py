@@ -165,3 +165,18 @@ def test_the_embedded_tick_runs_the_tasks_in_process(app, db, orgs):  # type: ig
         db.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.dispatched_at.is_(None)))
         == 0
     )
+
+
+def test_a_run_whose_task_was_lost_is_enqueued_again(db, orgs):  # type: ignore[no-untyped-def]
+    """A broker that restarted empty loses what it held: the run stays unfinished, and after
+    a quarter of an hour the scheduler enqueues it again (once per quarter hour)."""
+    scheduler.schedule_due(db, now=T0)
+    published: list[tuple[str, dict]] = []
+    outbox.relay(db, lambda task, args: None)  # handed to a broker that then lost it
+    assert scheduler.requeue_stale(db, now=T0 + timedelta(minutes=10)) == []
+    again = scheduler.requeue_stale(db, now=T0 + timedelta(minutes=16))
+    assert ("sweep", "2026-12-02T09:00:00Z") in again
+    assert (f"extend_horizon:{orgs[0].id}", "2026-12-02") in again
+    assert scheduler.requeue_stale(db, now=T0 + timedelta(minutes=17)) == []
+    outbox.relay(db, lambda task, args: published.append((task, args)))
+    assert ("routines.sweep", {"job": "sweep", "period": "2026-12-02T09:00:00Z"}) in published
