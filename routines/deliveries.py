@@ -179,10 +179,12 @@ def _compose(db: Session, row: Delivery, base_url: str) -> Message | None:
         name = child.preferred_name or child.given_name
         at = occurrence.local_time.strftime("%H:%M")
         activity = occurrence.activity.name
+        day = occurrence.local_date.isoformat()
+        # Straight to the routine's log buttons: its row on Today, or the class's day.
         path = (
-            f"/o/{org.slug}/today#occurrence-{occurrence.id}"
-            if occurrence.side == "home"
-            else f"/o/{org.slug}/classroom/{occurrence.classroom_id}#occurrence-{occurrence.id}"
+            f"/o/{org.slug}/today?date={day}#occ-{occurrence.id}"
+            if occurrence.side == "home" or occurrence.classroom_id is None
+            else f"/o/{org.slug}/classroom/{occurrence.classroom_id}?date={day}"
         )
         titles = {
             "reminder": f"{at} {activity} with {name}",

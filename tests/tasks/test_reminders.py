@@ -37,6 +37,10 @@ def _prefer(db, membership, **values):  # type: ignore[no-untyped-def]
     return pref
 
 
+def note_occurrence(db, note) -> int:  # type: ignore[no-untyped-def]
+    return db.get(m.Delivery, note.delivery_id).occurrence_id
+
+
 def _send(db, now, senders=None):  # type: ignore[no-untyped-def]
     """One sweep's worth: claim what is due and deliver it, as the tasks do."""
     claimed = deliveries.claim_due(db, now=now)
@@ -78,6 +82,8 @@ def test_a_0730_reminder_is_sent_at_0730_local_on_both_sides_of_a_dst_change(
             assert _send(db, due) == ["sent"]
             note = db.scalars(select(m.Notification).order_by(m.Notification.id.desc())).first()
             assert note.title.startswith("07:30 Rocking")
+            anchor = f"#occ-{note_occurrence(db, note)}"
+            assert note.link == f"http://x/o/{alpha.slug}/today?date={day.isoformat()}{anchor}"
             sent_at[day] = due.astimezone(tz)
     offsets = {d: s.utcoffset() for d, s in sent_at.items()}
     assert {s.time() for s in sent_at.values()} == {time(7, 30)}
