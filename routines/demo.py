@@ -151,6 +151,7 @@ def seed_children(db: Session, org: Organisation, people: dict[str, User], today
     """The demo children and their care teams; existing ones are left as they are."""
     seed_library(db)
     clinician = membership_for(db, people["clinician"])
+    demo_routines.set_reminder_preferences(db, membership_for(db, people["carer"]))
     for (
         given,
         family,

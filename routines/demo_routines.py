@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from routines import away, logs, occurrences, places, plans
-from routines.models import Activity, Child, Occurrence, PlanVersion
+from routines.models import Activity, Child, NotificationPreference, Occurrence, PlanVersion
 from tenants.models import Membership, User
 
 PAST_DAYS = 14
@@ -26,6 +26,28 @@ NOTES = (
     "Tired after school; we kept it short.",
     "Loved the drum today.",
 )
+
+
+def set_reminder_preferences(db: Session, membership: Membership) -> None:
+    """The first carer hears of routines in the app and by email (in instance/outbox when
+    no SMTP server is set), ten minutes ahead, quiet from 21:30 to 07:00, with a digest."""
+    exists = db.scalar(
+        select(NotificationPreference.id).where(
+            NotificationPreference.membership_id == membership.id
+        )
+    )
+    if exists is None:
+        db.add(
+            NotificationPreference(
+                membership_id=membership.id,
+                channels=["in_app", "email"],
+                lead_minutes=10,
+                quiet_start=time(21, 30),
+                quiet_end=time(7, 0),
+                digest=True,
+            )
+        )
+        db.flush()
 
 
 def set_up_places(db: Session, child: Child, actor: User, today: date, now: datetime) -> None:
