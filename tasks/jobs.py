@@ -4,6 +4,7 @@ calls routines/. The scheduler only enqueues these (through the outbox)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from celery import shared_task
 from flask import current_app
@@ -39,16 +40,23 @@ def _organisations() -> list[int]:
     return ids
 
 
+def _in_each_organisation(work: Callable[[], int]) -> int:
+    """Run `work` inside each organisation's tenant context, one transaction each, and add
+    up what it returns."""
+    total = 0
+    for org_id in _organisations():
+        with tenant_context(org_id):
+            total += work()
+            db.session.commit()
+    return total
+
+
 @shared_task(name="routines.sweep")
 def sweep(job: str | None = None, period: str | None = None) -> dict[str, int]:
     """Plan the reminders of routines coming due, then claim due deliveries and hand each
     to its own short task."""
     now = utcnow()
-    planned = 0
-    for org_id in _organisations():
-        with tenant_context(org_id):
-            planned += len(reminders.plan(db.session, now=now).rows)
-            db.session.commit()
+    planned = _in_each_organisation(lambda: len(reminders.plan(db.session, now=now).rows))
     claimed = deliveries.claim_due(db.session, now=now)
     db.session.commit()
     # Through this Flask app's own Celery app (a process may hold several, as tests do).
@@ -76,11 +84,7 @@ def send_delivery(tenant_id: int, delivery_id: int) -> str:
 @shared_task(name="routines.mark_missed")
 def mark_missed(job: str | None = None, period: str | None = None) -> int:
     now = utcnow()
-    total = 0
-    for org_id in _organisations():
-        with tenant_context(org_id):
-            total += missed.mark_missed(db.session, now=now)
-            db.session.commit()
+    total = _in_each_organisation(lambda: missed.mark_missed(db.session, now=now))
     _finish(job, period, f"marked {total} missed")
     return total
 
@@ -98,11 +102,7 @@ def extend_horizon(org_id: int, job: str | None = None, period: str | None = Non
 def plan_digests(job: str | None = None, period: str | None = None) -> int:
     """Plan the digests due in the next two hours, in every organisation (idempotent)."""
     now = utcnow()
-    total = 0
-    for org_id in _organisations():
-        with tenant_context(org_id):
-            total += digests.plan_digests(db.session, now=now)
-            db.session.commit()
+    total = _in_each_organisation(lambda: digests.plan_digests(db.session, now=now))
     _finish(job, period, f"offered {total} digest rows")
     return total
 

@@ -511,4 +511,6 @@ def test_the_day_runs_a_fixed_number_of_queries_whatever_the_class_size(app, cli
     assert "35 children" in page
     large = _statements(app, client, url)
     assert small == large
-    assert small <= 20
+    # The page's queries, the audit row, and the nav's unread count (on PostgreSQL each
+    # transaction also sets the tenant, and the test's savepoints show up too).
+    assert small <= 24

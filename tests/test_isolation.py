@@ -109,6 +109,8 @@ CLASSIFICATION: dict[str, str] = {
     "notifications.index": ORG,
     "notifications.mark_all_read": ORG,
     "notifications.settings": ORG,
+    "notifications.push_subscribe": ORG,
+    "notifications.push_unsubscribe": ORG,
     "notifications.mark_read": ORG_OBJECT,
     "clinic.add_child": ORG,
     "clinic.child": ORG_OBJECT,

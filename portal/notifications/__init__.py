@@ -1,7 +1,9 @@
-"""The member's notification centre and reminder settings, and the unread count in the nav."""
+"""The member's notification centre and reminder settings, the unread count in the nav, and
+turning Web Push on and off for the browser in hand (push.js posts its PushSubscription)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,22 +14,27 @@ from flask import (
     current_app,
     flash,
     g,
+    jsonify,
     redirect,
     render_template,
     request,
     url_for,
 )
 from flask_login import current_user, login_required
+from py_vapid import Vapid
 from sqlalchemy.exc import SQLAlchemyError
 from wtforms.fields.choices import SelectChoice
 
-from portal.extensions import client_address, db
+from portal.errors import TITLES
+from portal.extensions import client_address, db, limiter
 from portal.forms import ButtonForm
 from portal.helpers import require_button_form, saved
 from portal.notifications.forms import NotificationSettingsForm
-from routines import preferences
+from routines import preferences, push_subscriptions
 from routines.models import CHANNELS
+from tasks.channels.push import public_key_of
 from tenants.db import utcnow
+from tenants.errors import ValidationError
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("notifications", __name__, url_prefix="/o/<org_slug>/notifications")
@@ -56,6 +63,43 @@ def _unread_notifications() -> dict[str, Any]:
 
 def sms_available() -> bool:
     return bool(current_app.config.get("SMS_PROVIDER"))
+
+
+def vapid_public_key() -> str | None:
+    """The key browsers subscribe with (applicationServerKey), or None when Web Push is not
+    set up: no private key, or one the push channel would refuse to sign with."""
+    config = current_app.config
+    private = (config.get("VAPID_PRIVATE_KEY") or "").strip()
+    if not private:
+        return None
+    try:
+        public = public_key_of(Vapid.from_string(private))
+    except Exception:  # noqa: BLE001 - any parse failure means push cannot work
+        logger.warning("VAPID_PRIVATE_KEY is not a valid key; push is off")
+        return None
+    configured = (config.get("VAPID_PUBLIC_KEY") or "").strip().rstrip("=")
+    if configured and configured != public:
+        logger.warning("VAPID_PUBLIC_KEY does not belong to VAPID_PRIVATE_KEY; push is off")
+        return None
+    return public
+
+
+def _allow_local_push_services() -> bool:
+    # A push service on http://127.0.0.1 exists only as a stand-in in tests and development.
+    return bool(current_app.testing or current_app.config.get("CADENCE_ENV") == "development")
+
+
+def _endpoint_digest(endpoint: str) -> str:
+    """What the settings page tells push.js about the member's devices: enough to see
+    whether this browser is one of them, without putting the endpoints in the page."""
+    return hashlib.sha256(endpoint.encode()).hexdigest()
+
+
+def _json_error(status: int, message: str, field: str | None = None):  # type: ignore[no-untyped-def]
+    body = {"status": status, "title": TITLES.get(status, "Error"), "message": message}
+    if field:
+        body["field"] = field
+    return jsonify({"error": body}), status
 
 
 def _local_path(link: str | None) -> str | None:
@@ -140,11 +184,88 @@ def settings():  # type: ignore[no-untyped-def]
             )
         if outcome:
             flash("Your reminder settings are saved.", "success")
+            if "push" in values.channels:
+                _warn_if_push_cannot_reach()
             return redirect(url_for("notifications.settings")), 303
     status = 400 if request.method == "POST" else 200
+    devices = push_subscriptions.push_devices(db.session, g.membership.id)
     return render_template(
         "notifications/settings.html",
         form=form,
         sms=sms,
         email=current_user.user.email,
+        vapid_key=vapid_public_key(),
+        push_devices=len(devices),
+        push_digests=" ".join(_endpoint_digest(d.endpoint) for d in devices),
     ), status
+
+
+def _warn_if_push_cannot_reach() -> None:
+    """Push is chosen but nothing would arrive: say so (the choice is still saved, so it
+    works as soon as a device is turned on)."""
+    if vapid_public_key() is None:
+        flash(
+            "Push notifications are not set up on this server yet, so reminders will not "
+            "arrive that way. Keep another way of being reminded ticked.",
+            "warning",
+        )
+    elif not push_subscriptions.push_devices(db.session, g.membership.id):
+        flash(
+            "Push is ticked, but no phone or browser has push turned on for you yet. Use "
+            "“Turn on push on this device” below on each device you want reminders on.",
+            "warning",
+        )
+
+
+@bp.post("/push/subscribe")
+@limiter.limit("30 per hour")
+def push_subscribe():  # type: ignore[no-untyped-def]
+    """Store this browser's PushSubscription.toJSON() for the member. Cookie session and an
+    X-CSRFToken header (checked before this runs); JSON in, JSON out."""
+    data = request.get_json(silent=True)
+    if data is None:
+        return _json_error(400, "Send the browser's push subscription as JSON.")
+    if vapid_public_key() is None:
+        return _json_error(409, "Push notifications are not set up on this server.")
+    try:
+        _row, created = push_subscriptions.save_push_subscription(
+            db.session,
+            g.membership,
+            data,
+            actor=current_user.user,
+            now=utcnow(),
+            user_agent=request.headers.get("User-Agent"),
+            allow_insecure=_allow_local_push_services(),
+            ip=client_address(),
+        )
+    except ValidationError as exc:
+        db.session.rollback()
+        return _json_error(400, exc.message, exc.field)
+    db.session.commit()
+    devices = push_subscriptions.push_devices(db.session, g.membership.id)
+    return jsonify(
+        {"subscribed": True, "created": created, "devices": len(devices)}
+    ), 201 if created else 200
+
+
+@bp.post("/push/unsubscribe")
+@limiter.limit("30 per hour")
+def push_unsubscribe():  # type: ignore[no-untyped-def]
+    """Forget this browser for the member ({endpoint}); 200 whether or not it was stored."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return _json_error(400, "Send the endpoint of the push subscription as JSON.")
+    try:
+        removed = push_subscriptions.remove_push_subscription(
+            db.session,
+            g.membership,
+            data.get("endpoint"),
+            actor=current_user.user,
+            ip=client_address(),
+        )
+    except ValidationError as exc:
+        db.session.rollback()
+        return _json_error(400, exc.message, exc.field)
+    db.session.commit()
+    devices = push_subscriptions.push_devices(db.session, g.membership.id)
+    return jsonify({"subscribed": False, "removed": removed, "devices": len(devices)}), 200

@@ -4,6 +4,8 @@
 // week pages are network-first (a fresh page whenever the server answers; the last copy
 // when it does not); static files are served from the cache and refreshed behind it.
 // Logs are not its business: today.js queues them in IndexedDB and sends them itself.
+// It also shows Web Push reminders (push.js subscribes; tasks/channels/push.py sends
+// {title, body, url}) and opens the page a reminder links to when it is tapped.
 "use strict";
 
 var CACHE = "cadence-today-v1";
@@ -218,4 +220,73 @@ self.addEventListener("fetch", function (event) {
   } else if (request.mode === "navigate" && isToday(url)) {
     event.respondWith(page(event));
   }
+});
+
+// --- Web Push ---------------------------------------------------------------------------
+
+// The page a notification opens: always on this origin, whatever host the server put in
+// the link (a link made for another address of the same Cadence must not leave the one the
+// person uses).
+function notificationTarget(link) {
+  try {
+    var url = new URL(link, SCOPE.href);
+    if (url.protocol === "http:" || url.protocol === "https:") {
+      return SCOPE.origin + url.pathname + url.search + url.hash;
+    }
+  } catch (error) {
+    // fall through to the organisation's home page
+  }
+  return SCOPE.href;
+}
+
+self.addEventListener("push", function (event) {
+  var data = {};
+  if (event.data) {
+    try {
+      data = event.data.json() || {};
+    } catch (error) {
+      data = { body: event.data.text() };
+    }
+  }
+  var title = typeof data.title === "string" && data.title ? data.title : "Cadence";
+  // A push must always show something (browsers revoke push from sites that stay silent).
+  event.waitUntil(
+    self.registration.showNotification(title, {
+      body: typeof data.body === "string" ? data.body : "",
+      icon: "/static/favicon.svg",
+      lang: "en-GB",
+      data: { url: notificationTarget(typeof data.url === "string" ? data.url : "") },
+    })
+  );
+});
+
+function withoutHash(href) {
+  var url = new URL(href);
+  return url.origin + url.pathname + url.search;
+}
+
+self.addEventListener("notificationclick", function (event) {
+  event.notification.close();
+  var target = (event.notification.data && event.notification.data.url) || SCOPE.href;
+  event.waitUntil(
+    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (windows) {
+      var open = windows.filter(function (client) {
+        return withoutHash(client.url) === withoutHash(target);
+      })[0];
+      if (open) {
+        // The page is already open (Today, say): bring it forward, at the routine's row.
+        var focused = open.focus();
+        return open.url === target || !open.navigate
+          ? focused
+          : focused
+              .then(function (client) {
+                return (client || open).navigate(target);
+              })
+              .catch(function () {
+                return null; // a page this worker does not control cannot be navigated
+              });
+      }
+      return self.clients.openWindow(target);
+    })
+  );
 });
