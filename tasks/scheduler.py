@@ -238,7 +238,12 @@ def run(app: Any, *, blocking: bool = True, tick_seconds: int = TICK_SECONDS) ->
     from portal.extensions import db
 
     holder = holder_name()
-    publish = celery_publisher(app.extensions["celery"])
+    celery = app.extensions["celery"]
+    publish = celery_publisher(celery)
+    # A line every tick, and one per in-process task, would bury what matters in the log.
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+    if celery.conf.task_always_eager:
+        logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
 
     def beat() -> None:
         from tenants.db import utcnow
