@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from routines import reminders
+from routines import metrics, reminders
 from routines.models import (
     AlertEpisode,
     Assessment,
@@ -39,34 +39,24 @@ from tenants.models import Membership, Organisation
 WINDOW_DAYS = 7
 EPISODE_KIND = "adherence_low"
 ALERT_CHANNELS = ("in_app", "email")
-# What each outcome contributes to adherence. Statuses not listed (excused: the child was
-# away; pending: not yet due or not yet marked; withdrawn) are out of the denominator.
-WEIGHTS: dict[str, Fraction] = {
-    "done": Fraction(1),
-    "partly": Fraction(1, 2),
-    "skipped": Fraction(0),
-    "missed": Fraction(0),
-}
+# The credit of each outcome is the product's definition, kept in routines.metrics.
+WEIGHTS = metrics.CREDIT
 
 
 def _ratio(counts: Mapping[str, int]) -> Fraction | None:
-    counted = sum(n for status, n in counts.items() if status in WEIGHTS)
-    if not counted:
-        return None
-    return sum((WEIGHTS[s] * n for s, n in counts.items() if s in WEIGHTS), Fraction(0)) / counted
+    return metrics.tally(status for status, n in counts.items() for _ in range(n)).adherence
 
 
 def trailing_adherence(statuses: Iterable[str]) -> float | None:
     """Done 1, partly 0.5, skipped or missed 0, over the routines that count (excused and
     pending do not); None when none counts."""
-    ratio = _ratio(Counter(statuses))
+    ratio = metrics.adherence(statuses)
     return None if ratio is None else float(ratio)
 
 
 def below(ratio: Fraction, threshold: float) -> bool:
-    """Exactly at the threshold is not below it (4 of 5 against 0.8 is not an alert): the
-    comparison is exact, not subject to binary rounding of either side."""
-    return ratio < Fraction(str(threshold))
+    """Exactly at the threshold is not below it (4 of 5 against 0.8 is not an alert)."""
+    return not metrics.at_least(ratio, threshold)
 
 
 @dataclass

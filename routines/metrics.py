@@ -1,17 +1,20 @@
 """Pure computations of Cadence's domain: no database, no Flask, no clock.
 
-This module starts with the functional brain map: each item's score as a
-percent of what is typical for a child of the same age, the red/yellow/green
-band, per-domain results bottom-up, and an estimated developmental age per
-domain. Adherence and dose (issue "Adherence that feeds the next
-reassessment") will live here too.
+The functional brain map: each item's score as a percent of what is typical for
+a child of the same age, the red/yellow/green band, per-domain results bottom-up,
+and an estimated developmental age per domain. Then adherence and dose, as the
+product brief defines them: done counts 1, partly 0.5, skipped and missed 0, and
+excused (the child was away) leaves the denominator; dose is minutes (logged,
+else planned) per domain per week.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from fractions import Fraction
 
 SCALE_MAX = 12
 
@@ -198,3 +201,132 @@ def compute_map(
             )
         )
     return MapResult(age_band, tuple(item_results), tuple(domain_results))
+
+
+# --- adherence and dose ------------------------------------------------------------------------
+
+# What each outcome contributes. Statuses not listed (excused: the child was away; pending:
+# not yet due or not yet marked; withdrawn) are out of the denominator.
+CREDIT: dict[str, Fraction] = {
+    "done": Fraction(1),
+    "partly": Fraction(1, 2),
+    "skipped": Fraction(0),
+    "missed": Fraction(0),
+}
+DEFAULT_ADHERENT = Fraction(4, 5)  # an "adherent" week: 80%, the medication convention
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One scheduled routine as adherence sees it."""
+
+    local_date: date
+    status: str
+    domain: str = ""
+    activity_id: int | None = None
+    planned_minutes: int = 0
+    logged_minutes: int | None = None
+
+
+@dataclass(frozen=True)
+class Tally:
+    credit: Fraction = Fraction(0)
+    counted: int = 0  # routines in the denominator
+
+    @property
+    def adherence(self) -> Fraction | None:
+        """credit / counted; None when nothing counts (no routine, or all excused)."""
+        return None if self.counted == 0 else self.credit / self.counted
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(self.credit + other.credit, self.counted + other.counted)
+
+
+def tally(statuses: Iterable[str]) -> Tally:
+    credit, counted = Fraction(0), 0
+    for status in statuses:
+        if status in CREDIT:
+            credit += CREDIT[status]
+            counted += 1
+    return Tally(credit, counted)
+
+
+def adherence(statuses: Iterable[str]) -> Fraction | None:
+    return tally(statuses).adherence
+
+
+def tally_by(
+    outcomes: Iterable[Outcome], key: Callable[[Outcome], Hashable]
+) -> dict[Hashable, Tally]:
+    """Adherence per activity, domain, day, person, classroom...: whatever `key` picks."""
+    found: dict[Hashable, Tally] = defaultdict(Tally)
+    for outcome in outcomes:
+        found[key(outcome)] += tally([outcome.status])
+    return dict(found)
+
+
+def at_least(ratio: Fraction | None, threshold: Fraction | float) -> bool:
+    """Whether adherence meets a threshold, exactly (4 of 5 meets 80%; no binary rounding)."""
+    if ratio is None:
+        return False
+    limit = threshold if isinstance(threshold, Fraction) else Fraction(str(threshold))
+    return ratio >= limit
+
+
+def dose_minutes(outcome: Outcome) -> int:
+    """Minutes an outcome contributes: the logged minutes of a done or partly routine, else
+    its planned minutes (half for partly); nothing for skipped, missed or excused."""
+    if outcome.status not in ("done", "partly"):
+        return 0
+    if outcome.logged_minutes is not None:
+        return outcome.logged_minutes
+    if outcome.status == "partly":
+        return outcome.planned_minutes // 2
+    return outcome.planned_minutes
+
+
+def week_of(day: date) -> date:
+    """The Monday a date's week starts on."""
+    return day - timedelta(days=day.weekday())
+
+
+def dose_per_week(outcomes: Iterable[Outcome]) -> dict[tuple[str, date], int]:
+    """Minutes per (domain, week starting Monday)."""
+    found: dict[tuple[str, date], int] = defaultdict(int)
+    for outcome in outcomes:
+        minutes = dose_minutes(outcome)
+        if minutes:
+            found[(outcome.domain, week_of(outcome.local_date))] += minutes
+    return dict(found)
+
+
+def adherent_weeks(
+    outcomes: Iterable[Outcome], threshold: Fraction | float = DEFAULT_ADHERENT
+) -> dict[date, bool]:
+    """Each week that has counted routines: whether it met the threshold."""
+    weeks = tally_by(outcomes, lambda o: week_of(o.local_date))
+    return {
+        week: at_least(t.adherence, threshold)
+        for week, t in sorted(weeks.items())  # type: ignore[type-var]
+        if t.counted
+    }
+
+
+def streak(outcomes: Iterable[Outcome], through: date) -> int:
+    """Days in a row, back from `through`, on which every counted routine was at least
+    partly done. A day with nothing counted (no routine, all excused, or not yet marked)
+    neither breaks nor extends it; a skipped or missed routine ends it."""
+    counted: dict[date, int] = defaultdict(int)
+    broken: set[date] = set()
+    for outcome in outcomes:
+        if outcome.local_date > through or outcome.status not in CREDIT:
+            continue
+        counted[outcome.local_date] += 1
+        if CREDIT[outcome.status] == 0:
+            broken.add(outcome.local_date)
+    kept = 0
+    for day in sorted(counted, reverse=True):
+        if day in broken:
+            break
+        kept += 1
+    return kept
