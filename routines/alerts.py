@@ -39,12 +39,10 @@ from tenants.models import Membership, Organisation
 WINDOW_DAYS = 7
 EPISODE_KIND = "adherence_low"
 ALERT_CHANNELS = ("in_app", "email")
-# The credit of each outcome is the product's definition, kept in routines.metrics.
-WEIGHTS = metrics.CREDIT
 
 
 def _ratio(counts: Mapping[str, int]) -> Fraction | None:
-    return metrics.tally(status for status, n in counts.items() for _ in range(n)).adherence
+    return metrics.tally_counts(counts).adherence
 
 
 def trailing_adherence(statuses: Iterable[str]) -> float | None:
@@ -255,7 +253,7 @@ def _adherence_payload(
     # Rounded down: 79.6% is shown as 79%, never as the 80% it is below.
     percent = math.floor(ratio * 100)
     threshold = round(org.adherence_threshold * 100)
-    counted = sum(counts[s] for s in WEIGHTS)
+    counted = sum(counts[s] for s in metrics.CREDIT)
     missed = counts["skipped"] + counts["missed"]
     return {
         "title": f"{name}'s routines have slipped to {percent}% this week",

@@ -136,29 +136,34 @@ def deliver(
         db.flush()
         if row.status == "failed":
             logger.warning("delivery %s failed: %s", row.id, row.last_error)
-            title = f"We could not reach you by {CHANNELS[row.channel].lower()}"
-            already = db.scalar(
-                select(Notification.id).where(
-                    Notification.membership_id == row.membership_id,
-                    Notification.kind == "channel_failed",
-                    Notification.title == title,
-                    Notification.read_at.is_(None),
-                )
-            )
-            if row.channel != "in_app" and already is None:
-                # The person should know a channel they chose does not reach them (once,
-                # until they have read it).
-                db.add(
-                    Notification(
-                        membership_id=row.membership_id,
-                        kind="channel_failed",
-                        title=title,
-                        body=(row.last_error or "")[:500],
-                        link=None,
-                    )
-                )
-                db.flush()
+            if row.channel != "in_app":
+                _tell_channel_failed(db, row)
         return row.status
+
+
+def _tell_channel_failed(db: Session, row: Delivery) -> None:
+    """The person should know a channel they chose does not reach them: one notice per
+    channel until they have read it."""
+    title = f"We could not reach you by {CHANNELS[row.channel].lower()}"
+    unread = db.scalar(
+        select(Notification.id).where(
+            Notification.membership_id == row.membership_id,
+            Notification.kind == "channel_failed",
+            Notification.title == title,
+            Notification.read_at.is_(None),
+        )
+    )
+    if unread is None:
+        db.add(
+            Notification(
+                membership_id=row.membership_id,
+                kind="channel_failed",
+                title=title,
+                body=(row.last_error or "")[:500],
+                link=None,
+            )
+        )
+        db.flush()
 
 
 def _compose(db: Session, row: Delivery, base_url: str) -> Message | None:

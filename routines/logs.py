@@ -38,6 +38,7 @@ from routines.models import (
 )
 from tenants import audit
 from tenants.context import current_tenant_id
+from tenants.db import insert_ignoring_duplicates
 from tenants.errors import NotFound, PermissionDenied, ValidationError
 from tenants.isolation import get_scoped
 from tenants.models import Membership, User
@@ -436,12 +437,7 @@ def _insert(
         # One order for every request, so concurrent batches take locks in the same order.
         for item in sorted(items, key=lambda i: i.occurrence_id)
     ]
-    dialect = db.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(RoutineLog).on_conflict_do_nothing().returning(RoutineLog.id)
+    statement = insert_ignoring_duplicates(db, RoutineLog).returning(RoutineLog.id)
     return list(db.scalars(statement, rows))
 
 

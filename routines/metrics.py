@@ -10,7 +10,7 @@ else planned) per domain per week.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -243,12 +243,14 @@ class Tally:
 
 
 def tally(statuses: Iterable[str]) -> Tally:
-    credit, counted = Fraction(0), 0
-    for status in statuses:
-        if status in CREDIT:
-            credit += CREDIT[status]
-            counted += 1
-    return Tally(credit, counted)
+    return tally_counts(Counter(statuses))
+
+
+def tally_counts(counts: Mapping[str, int]) -> Tally:
+    """The tally of {status: how many}."""
+    counted = {s: n for s, n in counts.items() if s in CREDIT}
+    credit = sum((CREDIT[s] * n for s, n in counted.items()), Fraction(0))
+    return Tally(credit, sum(counted.values()))
 
 
 def adherence(statuses: Iterable[str]) -> Fraction | None:

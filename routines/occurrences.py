@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -65,7 +65,6 @@ class Reconciled:
     withdrawn: int = 0
     restored: int = 0
     kept_logged: int = 0
-    changed_ids: list[int] = field(default_factory=list)
 
 
 def assignee_key(item: PlanItem) -> str:
@@ -256,27 +255,21 @@ def materialise(
             continue
         if occurrence.status not in ("pending", "excused", "withdrawn"):
             continue
-        changed = False
+        moved = False
         for name in _MOVABLE:
             if getattr(occurrence, name) != values[name]:
                 setattr(occurrence, name, values[name])
-                changed = True
-        if changed:
+                moved = True
+        if moved:
             result.moved += 1
         if occurrence.status == "withdrawn":
             occurrence.status = "pending"
             result.restored += 1
-            changed = True
         if occurrence.excused_reason != "absent":
             away = _away_covering(aways, occurrence.due_at)
-            status = "excused" if away else "pending"
-            if (occurrence.status, occurrence.away_id) != (status, away.id if away else None):
-                occurrence.status = status
-                occurrence.away_id = away.id if away else None
-                occurrence.excused_reason = away.kind if away else None
-                changed = True
-        if changed:
-            result.changed_ids.append(occurrence.id)
+            occurrence.status = "excused" if away else "pending"
+            occurrence.away_id = away.id if away else None
+            occurrence.excused_reason = away.kind if away else None
 
     for key, (occurrence, log_id) in stored.items():
         if key in wanted or log_id is not None or occurrence.due_at < now:
@@ -284,7 +277,6 @@ def materialise(
         if occurrence.status in ("pending", "excused"):
             occurrence.status = "withdrawn"
             result.withdrawn += 1
-            result.changed_ids.append(occurrence.id)
     db.flush()
     if result.added or result.moved or result.withdrawn or result.restored:
         logger.info(

@@ -27,6 +27,7 @@ from routines.models import (
 )
 from routines.recurrence import local_to_utc
 from tenants.context import current_tenant_id
+from tenants.db import insert_ignoring_duplicates
 from tenants.models import Organisation
 
 logger = logging.getLogger(__name__)
@@ -227,10 +228,5 @@ def _add(
 
 
 def insert_deliveries(db: Session, rows: list[dict]) -> None:
-    if not rows:
-        return
-    if db.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    db.execute(insert(Delivery).on_conflict_do_nothing(), rows)
+    if rows:
+        db.execute(insert_ignoring_duplicates(db, Delivery), rows)

@@ -114,15 +114,6 @@ def try_lead(db: Session, holder: str, *, now: datetime) -> bool:
     return bool(result.rowcount)
 
 
-def release(db: Session, holder: str) -> None:
-    db.execute(
-        update(SchedulerLease)
-        .where(SchedulerLease.name == LEASE, SchedulerLease.holder == holder)
-        .values(expires_at=datetime(2000, 1, 1, tzinfo=UTC))
-    )
-    db.commit()
-
-
 def heartbeat_age(db: Session, *, now: datetime) -> float | None:
     """Seconds since the leading scheduler last renewed its lease (None: never ran)."""
     lease = db.get(SchedulerLease, LEASE)

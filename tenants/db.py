@@ -64,6 +64,17 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def insert_ignoring_duplicates(db: Session, model: type) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING for the session's database (PostgreSQL or SQLite):
+    rows whose unique key already exists are skipped, so concurrent writers of the same
+    row store it once."""
+    if db.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(model).on_conflict_do_nothing()
+
+
 def _configure_sqlite(engine: Engine) -> None:
     # pysqlite (Python < 3.12) begins transactions lazily and never for SAVEPOINTs, which
     # breaks nested transactions; SQLAlchemy's documented remedy is to switch its implicit
