@@ -67,6 +67,10 @@ def register_blueprints(app: Flask) -> None:
     from portal.clinic.assessments import bp as assessments_bp
     from portal.clinic.history import bp as history_bp
     from portal.clinic.plans import bp as plans_bp
+    from portal.clinic.reassessment import bp as reassessment_bp
+    from portal.dashboards import bp as dashboards_bp
+    from portal.dashboards.child import bp as child_dashboard_bp
+    from portal.exports import bp as exports_bp
     from portal.feeds import bp as feeds_bp
     from portal.health import bp as health_bp
     from portal.home import bp as home_bp
@@ -84,6 +88,10 @@ def register_blueprints(app: Flask) -> None:
         assessments_bp,
         history_bp,
         plans_bp,
+        reassessment_bp,
+        dashboards_bp,
+        child_dashboard_bp,
+        exports_bp,
         library_bp,
         home_bp,
         classroom_bp,

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from portal.config import instance_path
 from portal.extensions import db
 from routines import demo as routines_demo
+from routines import rollups
 from tenants import demo
 from tenants.context import tenant_context
 from tenants.db import utcnow
@@ -30,6 +31,8 @@ def seed_demo_organisation(*, slug: str, password: str) -> list[tuple[str, list[
         with tenant_context(seeded.org.id):
             today = utcnow().astimezone(ZoneInfo(seeded.org.time_zone)).date()
             routines_demo.seed_children(db.session, seeded.org, seeded.people, today)
+            # The dashboards read the nightly rollups: build them now rather than at 03:00.
+            rollups.roll_up(db.session, now=utcnow(), rebuild=True)
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from routines.frameworks import age_bands, current_framework, metric_items
@@ -58,9 +58,17 @@ def start_assessment(
     actor: User,
     ip: str | None = None,
 ) -> Assessment:
-    """A draft assessment of `child` with the organisation's current framework."""
+    """A draft assessment of `child` with the organisation's current framework.
+
+    A reassessment starts from the previous one: when the child has a complete assessment
+    dated on or before this one, its ratings are copied as the starting scores, matched by
+    item code (items new in the current framework start unrated, and a score outside the
+    current framework's scale is left for the clinician). Which assessment it started from
+    is kept in the audit record and worked out again as previous_complete().
+    """
     when = _check_date(child, assessed_on, today)
     framework = current_framework(db)
+    previous = _latest_complete(db, child.id, on_or_before=when)
     assessment = Assessment(
         child_id=child.id,
         framework_id=framework.id,
@@ -68,6 +76,14 @@ def start_assessment(
         assessed_on=when,
         created_by_id=actor.id,
     )
+    copied = 0
+    if previous is not None:
+        items = {item.code: item for item in framework.items}
+        for code, score in sorted(scores_of(previous).items()):
+            item = items.get(code)
+            if item is not None and 0 <= score <= framework.scale_max:
+                assessment.ratings.append(ItemRating(item_id=item.id, score=score))
+                copied += 1
     db.add(assessment)
     db.flush()
     audit.record(
@@ -80,8 +96,45 @@ def start_assessment(
         child_id=child.id,
         framework=f"{framework.key} v{framework.version}",
         assessed_on=when.isoformat(),
+        started_from=previous.id if previous is not None else None,
+        copied=copied,
     )
     return assessment
+
+
+def _latest_complete(db: Session, child_id: int, *, on_or_before: date) -> Assessment | None:
+    return db.scalar(
+        select(Assessment)
+        .where(
+            Assessment.child_id == child_id,
+            Assessment.status == COMPLETE,
+            Assessment.assessed_on <= on_or_before,
+        )
+        .order_by(Assessment.assessed_on.desc(), Assessment.id.desc())
+        .limit(1)
+    )
+
+
+def previous_complete(db: Session, assessment: Assessment) -> Assessment | None:
+    """The latest complete assessment of the same child dated before this one (on the same
+    date, the one made earlier): what a reassessment started from and is compared with."""
+    return db.scalar(
+        select(Assessment)
+        .where(
+            Assessment.child_id == assessment.child_id,
+            Assessment.status == COMPLETE,
+            Assessment.id != assessment.id,
+            or_(
+                Assessment.assessed_on < assessment.assessed_on,
+                and_(
+                    Assessment.assessed_on == assessment.assessed_on,
+                    Assessment.id < assessment.id,
+                ),
+            ),
+        )
+        .order_by(Assessment.assessed_on.desc(), Assessment.id.desc())
+        .limit(1)
+    )
 
 
 def get_assessment(db: Session, child: Child, assessment_id: int) -> Assessment:
@@ -233,7 +286,9 @@ def record_view(
     )
 
 
-def record_list_view(db: Session, child: Child, *, actor: User, ip: str | None = None) -> None:
+def record_child_view(
+    db: Session, child: Child, *, actor: User, page: str, ip: str | None = None, **detail: object
+) -> None:
     audit.record(
         db,
         "assessment.viewed",
@@ -241,8 +296,13 @@ def record_list_view(db: Session, child: Child, *, actor: User, ip: str | None =
         object_type="child",
         object_id=child.id,
         ip_address=ip,
-        page="list",
+        page=page,
+        **detail,
     )
+
+
+def record_list_view(db: Session, child: Child, *, actor: User, ip: str | None = None) -> None:
+    record_child_view(db, child, actor=actor, page="list", ip=ip)
 
 
 def thresholds_of(org: Organisation) -> Thresholds:

@@ -1,6 +1,8 @@
 """The lived-in part of the demo: anchor times, a school calendar, a class movement break,
 and two weeks of past routines logged the way real weeks go (mostly done, some partly,
-a few skipped or missed, an afternoon away at a contact visit)."""
+a few skipped or missed, an afternoon away at a contact visit). The pieces shared with the
+longer history in routines.demo_history live here too: materialising from a past day,
+recording logs in batches, and leaving what nobody logged as missed."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from routines.models import Activity, Child, NotificationPreference, Occurrence,
 from tenants.models import Membership, User
 
 PAST_DAYS = 14
+# The class's term began before the longest demo plan (routines.demo_history) took effect.
+TERM_FROM_DAYS = 100
 HOME_ANCHORS = {"after_waking": "07:00", "after_school": "16:00", "before_bed": "19:15"}
 CLASS_ANCHORS = {"before_school": "08:45", "after_school": "15:15"}
 NOTES = (
@@ -61,7 +65,7 @@ def set_up_places(db: Session, child: Child, actor: User, today: date, now: date
             db,
             classroom,
             kind="term",
-            starts_on=today - timedelta(days=70),
+            starts_on=today - timedelta(days=TERM_FROM_DAYS),
             ends_on=today + timedelta(days=40),
             label="Autumn term",
             actor=actor,
@@ -116,6 +120,96 @@ def add_class_break(db: Session, draft: PlanVersion, child: Child, clinician: Us
     )
 
 
+def lengthen(draft: PlanVersion, activity_name: str, minutes: int) -> None:
+    """Give one planned activity a longer dose (the one that is hard to fit into a day)."""
+    for item in draft.items:
+        if item.activity.name == activity_name:
+            item.minutes = minutes
+
+
+# --- living the plan: shared pieces ---------------------------------------------------------
+
+
+def home_zone(child: Child) -> ZoneInfo:
+    return ZoneInfo(child.household.time_zone if child.household else "Europe/London")
+
+
+def materialise_from(
+    db: Session, child: Child, first_day: date, zone: ZoneInfo, now: datetime
+) -> None:
+    """Occurrences from the start of a past local day to the end of the usual horizon (the
+    plan's own effective date keeps anything earlier from existing)."""
+    start = datetime.combine(first_day, time(0), zone)
+    days = (now.astimezone(zone).date() - first_day).days
+    occurrences.materialise(db, child, now=start, horizon_days=days + occurrences.HORIZON_DAYS)
+
+
+def add_contact_visit(db: Session, child: Child, day: date, zone: ZoneInfo, carer: User) -> None:
+    away.add_away(
+        db,
+        child,
+        kind="contact",
+        starts_on=day,
+        ends_on=day,
+        start_time=time(15, 0),
+        end_time=time(20, 0),
+        note="Contact visit with birth mum.",
+        time_zone=zone.key,
+        actor=carer,
+    )
+
+
+def past_pending(db: Session, child: Child, now: datetime) -> list[Occurrence]:
+    """The child's routines already due and not yet logged or excused, in due order."""
+    return list(
+        db.scalars(
+            select(Occurrence)
+            .where(
+                Occurrence.child_id == child.id,
+                Occurrence.due_at < now,
+                Occurrence.status == "pending",
+            )
+            .order_by(Occurrence.due_at, Occurrence.id)
+        )
+    )
+
+
+def client_uuid(chance: random.Random) -> str:
+    return str(uuid.UUID(int=chance.getrandbits(128), version=4))
+
+
+def record(
+    db: Session,
+    batches: list[tuple[User, Membership, list[logs.LogInput]]],
+    now: datetime,
+) -> None:
+    """Each author's logs through routines.logs, in batches it accepts."""
+    for actor, membership, items in batches:
+        for first in range(0, len(items), logs.MAX_BATCH):
+            logs.record_logs(
+                db,
+                items[first : first + logs.MAX_BATCH],
+                actor=actor,
+                membership=membership,
+                now=now,
+                source="seed",
+            )
+
+
+def mark_missed(db: Session, occurrence_ids: list[int], today: date) -> None:
+    """Unlogged and past their day: what the nightly job would have marked missed."""
+    if occurrence_ids:
+        db.execute(
+            update(Occurrence)
+            .where(Occurrence.id.in_(occurrence_ids), Occurrence.local_date < today)
+            .values(status="missed")
+        )
+    db.flush()
+
+
+# --- a fortnight -----------------------------------------------------------------------------
+
+
 def live_two_weeks(
     db: Session,
     child: Child,
@@ -128,34 +222,11 @@ def live_two_weeks(
 ) -> None:
     """Materialise from two weeks ago, log the past the way a real fortnight goes, and leave
     what nobody logged as missed."""
-    zone = ZoneInfo(child.household.time_zone if child.household else "Europe/London")
+    zone = home_zone(child)
     local_now = now.astimezone(zone)
-    start = datetime.combine(local_now.date() - timedelta(days=PAST_DAYS), time(0), zone)
-    occurrences.materialise(db, child, now=start, horizon_days=PAST_DAYS + occurrences.HORIZON_DAYS)
-    contact_day = local_now.date() - timedelta(days=6)
-    away.add_away(
-        db,
-        child,
-        kind="contact",
-        starts_on=contact_day,
-        ends_on=contact_day,
-        start_time=time(15, 0),
-        end_time=time(20, 0),
-        note="Contact visit with birth mum.",
-        time_zone=zone.key,
-        actor=carer,
-    )
-    past = list(
-        db.scalars(
-            select(Occurrence)
-            .where(
-                Occurrence.child_id == child.id,
-                Occurrence.due_at < now,
-                Occurrence.status == "pending",
-            )
-            .order_by(Occurrence.due_at)
-        )
-    )
+    materialise_from(db, child, local_now.date() - timedelta(days=PAST_DAYS), zone, now)
+    add_contact_visit(db, child, local_now.date() - timedelta(days=6), zone, carer)
+    past = past_pending(db, child, now)
     chance = random.Random(child.id)  # noqa: S311 - demo data, not security
     batches: dict[str, list[logs.LogInput]] = {"home": [], "school": []}
     missed: list[int] = []
@@ -175,7 +246,7 @@ def live_two_weeks(
         tapped = occurrence.due_at + timedelta(minutes=chance.randint(2, 40))
         batches[occurrence.side].append(
             logs.LogInput(
-                client_uuid=str(uuid.UUID(int=chance.getrandbits(128), version=4)),
+                client_uuid=client_uuid(chance),
                 occurrence_id=occurrence.id,
                 status=status,
                 reason=reason,
@@ -189,23 +260,8 @@ def live_two_weeks(
                 logged_at=min(tapped, now).isoformat(),
             )
         )
-    logs.record_logs(
-        db, batches["home"], actor=carer, membership=carer_membership, now=now, source="seed"
-    )
+    authors = [(carer, carer_membership, batches["home"])]
     if teacher is not None and teacher_membership is not None and batches["school"]:
-        logs.record_logs(
-            db,
-            batches["school"],
-            actor=teacher,
-            membership=teacher_membership,
-            now=now,
-            source="seed",
-        )
-    # Unlogged and past their day: what the nightly job will mark missed.
-    if missed:
-        db.execute(
-            update(Occurrence)
-            .where(Occurrence.id.in_(missed), Occurrence.local_date < local_now.date())
-            .values(status="missed")
-        )
-    db.flush()
+        authors.append((teacher, teacher_membership, batches["school"]))
+    record(db, authors, now)
+    mark_missed(db, missed, local_now.date())

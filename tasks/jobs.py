@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from portal.extensions import db
-from routines import alerts, deliveries, digests, missed, occurrences, reminders
+from routines import alerts, deliveries, digests, missed, occurrences, reminders, rollups
 from tasks.channels.registry import senders
 from tenants.context import tenant_context
 from tenants.db import utcnow
@@ -124,3 +124,18 @@ def check_alerts(org_id: int, job: str | None = None, period: str | None = None)
         f"reassessment rows {due}",
     )
     return {"opened": len(adherence.opened), "closed": len(adherence.closed), "reassessment": due}
+
+
+@shared_task(name="routines.roll_up_adherence")
+def roll_up_adherence(
+    org_id: int, job: str | None = None, period: str | None = None
+) -> dict[str, object]:
+    """One organisation's night: bring its adherence rollups up to yesterday (the new day and
+    every earlier day that changed). Idempotent: a repeat rebuilds the same rows."""
+    now = utcnow()
+    with tenant_context(org_id):
+        missed.mark_missed(db.session, now=now)
+        built = rollups.roll_up(db.session, now=now)
+        db.session.commit()
+    _finish(job, period, f"rolled up through {built.through.isoformat()}: {built.rows} rows")
+    return {"through": built.through.isoformat(), "rows": built.rows}

@@ -59,6 +59,7 @@ JOBS = (
     Job("extend_horizon", "routines.extend_horizon", nightly_at=time(2, 0)),
     Job("digests", "routines.plan_digests", every=timedelta(hours=1)),
     Job("alerts", "routines.check_alerts", nightly_at=time(2, 0)),
+    Job("rollups", "routines.roll_up_adherence", nightly_at=time(3, 0)),
 )
 
 

@@ -103,6 +103,12 @@ def _check_write_statement(state: ORMExecuteState) -> None:
         return
     tenant = current_tenant_id()
     name = mapper.class_.__name__
+    if state.is_insert and getattr(state.statement, "select", None) is not None:
+        # INSERT ... SELECT: the rows come from the query, which the loader criteria do not
+        # reach. The caller filters it by the tenant itself and says so, naming the tenant.
+        if state.execution_options.get("cadence_insert_select_tenant") != tenant:
+            raise TenantIsolationError(f"{name} INSERT ... SELECT not confined to {tenant}")
+        return
     if isinstance(state.parameters, list):
         # An ORM bulk INSERT (executemany): the rows carry every value, and the statement
         # cannot be compiled outside the bulk machinery.

@@ -416,6 +416,17 @@ def _add_reminder_rows(session, child, occurrence) -> None:  # type: ignore[no-u
                 kind="adherence_low",
                 opened_at=datetime(2026, 11, 20, tzinfo=UTC),
             ),
+            m.AdherenceRollup(
+                child_id=child.id,
+                local_date=occurrence.local_date,
+                activity_id=occurrence.activity_id,
+                assignee_key=occurrence.assignee_key,
+                domain="sensory_integration",
+                side=occurrence.side,
+                done=1,
+                planned_minutes=occurrence.minutes,
+                dose_minutes=occurrence.minutes,
+            ),
         ]
     )
     session.flush()
@@ -425,6 +436,33 @@ def _add_reminder_rows(session, child, occurrence) -> None:  # type: ignore[no-u
         )
     )
     session.flush()
+
+
+@dataclass
+class Counted:
+    statements: list[str]
+
+    @property
+    def total(self) -> int:
+        return len(self.statements)
+
+
+@contextmanager
+def count_statements(session) -> Iterator[Counted]:  # type: ignore[no-untyped-def]
+    """Count the SQL statements sent while the block runs (on the session's engine)."""
+    from sqlalchemy import event
+
+    engine = session.get_bind().engine
+    counted = Counted([])
+
+    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        counted.statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield counted
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')

@@ -83,8 +83,9 @@ def test_seed_demo_twice_is_harmless(fresh, tmp_path):  # type: ignore[no-untype
             }
     finally:
         engine.dispose()
-    # Mia's history, Mia's and Noah's completed assessments; the default framework and library
-    assert clinical == (10, 1, True, ["complete", "complete"])
+    # Mia's history, Mia's two and Noah's one completed assessments; the default framework
+    # and library
+    assert clinical == (10, 1, True, ["complete", "complete", "complete"])
     assert teams == {
         "Mia": [
             ("carer2@riverside.example", "carer"),
@@ -142,7 +143,7 @@ def _check_lived_in_routines(url: str) -> None:
     assert any(a.get("before_bed") for a in anchors)
     assert classes and all(c for c in classes)
     assert calendar == ["closure", "term"]
-    assert aways == 2
+    assert aways == 3  # Mia's respite stay, and Mia's and Noah's contact visits
 
 
 def test_routines_extend_horizon(fresh, tmp_path):  # type: ignore[no-untyped-def]

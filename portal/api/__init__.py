@@ -87,4 +87,4 @@ def _authenticate():  # type: ignore[no-untyped-def]
     return None
 
 
-from portal.api import children, logs, occurrences, openapi, tokens  # noqa: E402, F401
+from portal.api import adherence, children, logs, occurrences, openapi, tokens  # noqa: E402, F401

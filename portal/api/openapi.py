@@ -19,6 +19,8 @@ OPERATIONS = {
     "api.get_me": "getMe",
     "api.list_children": "listChildren",
     "api.get_current_plan": "getCurrentPlan",
+    "api.get_adherence": "getAdherence",
+    "api.get_assessments": "getAssessments",
     "api.list_occurrences": "listOccurrences",
     "api.create_logs": "createLogs",
     "api.update_log": "updateLog",
@@ -141,6 +143,46 @@ PATHS: dict[str, Any] = {
             "getCurrentPlan",
             "The child's published plan version in effect today (the household's date).",
             {"200": _json(ref("Plan"), "The version and its activities.")},
+            404,
+            parameters=[_path_id("child_id", "The child.")],
+        )
+    },
+    "/children/{child_id}/adherence": {
+        "get": _op(
+            "getAdherence",
+            "How much of the child's plan was done between two of the child's local dates "
+            "(at most five years): adherence and dose overall, per activity, per domain, and "
+            "dose per domain and week. Always current: today's logs count at once.",
+            {"200": _json(ref("Adherence"), "The child's adherence and dose.")},
+            404,
+            422,
+            parameters=[
+                _path_id("child_id", "The child."),
+                _query("from", DATE, True, "First local date (YYYY-MM-DD)."),
+                _query("to", DATE, True, "Last local date (included; at most five years on)."),
+            ],
+        )
+    },
+    "/children/{child_id}/assessments": {
+        "get": _op(
+            "getAssessments",
+            "The child's complete assessments, newest first, each with its map per domain "
+            "and every item's score. For the child's clinicians and admins; others on the "
+            "care team get 403.",
+            {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["child_id", "assessments"],
+                        "properties": {
+                            "child_id": ID,
+                            "assessments": {"type": "array", "items": ref("Assessment")},
+                        },
+                    },
+                    "The assessments (drafts are not listed).",
+                )
+            },
+            403,
             404,
             parameters=[_path_id("child_id", "The child.")],
         )

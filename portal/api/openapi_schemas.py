@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from routines.logs import MAX_BATCH, MINUTES_MAX, NOTE_MAX
+from routines.metrics import DOMAINS
 from routines.models import AROUSAL_STATES, LOG_STATUSES, OCCURRENCE_STATUSES, SKIP_REASONS
 
 
@@ -22,6 +23,22 @@ def ref(name: str) -> dict[str, str]:
 DATE = {"type": "string", "format": "date", "examples": ["2026-11-23"]}
 INSTANT = {"type": "string", "format": "date-time", "examples": ["2026-11-23T19:30:00Z"]}
 ID = {"type": "integer", "minimum": 1}
+COUNT = {"type": "integer", "minimum": 0}
+DOMAIN = {"enum": list(DOMAINS), "description": "A domain of the model, named bottom-up."}
+ADHERENCE = {
+    **nullable({"type": "number", "minimum": 0, "maximum": 1}),
+    "description": "Done counts 1, partly 0.5, skipped and missed 0, over the routines that "
+    "count (excused and pending ones do not), rounded to 4 places; null when none count.",
+}
+FIGURES = {
+    "adherence": ADHERENCE,
+    "counts": ref("OutcomeCounts"),
+    "dose_minutes": {
+        **COUNT,
+        "description": "Minutes done: as logged, else as planned (half for partly).",
+    },
+    "planned_minutes": {**COUNT, "description": "Minutes planned for the routines that count."},
+}
 
 SCHEMAS: dict[str, Any] = {
     "ErrorDetail": {
@@ -297,6 +314,164 @@ SCHEMAS: dict[str, Any] = {
             "corrected_by_id": nullable(ID),
             "before": {"type": "object"},
             "after": {"type": "object"},
+        },
+    },
+    "OutcomeCounts": {
+        "type": "object",
+        "required": ["done", "partly", "skipped", "missed", "excused", "pending"],
+        "properties": {
+            "done": COUNT,
+            "partly": COUNT,
+            "skipped": COUNT,
+            "missed": COUNT,
+            "excused": {**COUNT, "description": "The child was away: not counted."},
+            "pending": {**COUNT, "description": "Not yet due or not yet marked: not counted."},
+        },
+    },
+    "ActivityAdherence": {
+        "type": "object",
+        "required": ["activity_id", "name", *FIGURES],
+        "properties": {"activity_id": ID, "name": {"type": "string"}, **FIGURES},
+    },
+    "DomainAdherence": {
+        "type": "object",
+        "required": ["domain", "label", *FIGURES],
+        "properties": {"domain": DOMAIN, "label": {"type": "string"}, **FIGURES},
+    },
+    "WeeklyDose": {
+        "type": "object",
+        "required": ["week_start", "domain", "minutes"],
+        "properties": {
+            "week_start": {**DATE, "description": "The Monday the week starts on."},
+            "domain": DOMAIN,
+            "minutes": COUNT,
+        },
+    },
+    "Adherence": {
+        "type": "object",
+        "required": [
+            "child_id",
+            "from",
+            "to",
+            *FIGURES,
+            "threshold",
+            "adherent",
+            "by_activity",
+            "by_domain",
+            "dose_per_week",
+        ],  # fmt: skip
+        "properties": {
+            "child_id": ID,
+            "from": DATE,
+            "to": DATE,
+            **FIGURES,
+            "threshold": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": 1,
+                "description": "The organisation's adherent level (0.8 unless it chose another).",
+            },
+            "adherent": {
+                **nullable({"type": "boolean"}),
+                "description": "Whether adherence reaches the threshold (null: none count).",
+            },
+            "by_activity": {
+                "type": "array",
+                "items": ref("ActivityAdherence"),
+            },
+            "by_domain": {
+                "type": "array",
+                "description": "Bottom-up.",
+                "items": ref("DomainAdherence"),
+            },
+            "dose_per_week": {
+                "type": "array",
+                "description": "Per week (Monday first) and domain, for the weeks in the range.",
+                "items": ref("WeeklyDose"),
+            },
+        },
+    },
+    "AgeBand": {
+        "type": "object",
+        "required": ["code", "label"],
+        "properties": {"code": {"type": "string"}, "label": {"type": "string"}},
+    },
+    "AssessmentDomain": {
+        "type": "object",
+        "required": [
+            "domain",
+            "label",
+            "score",
+            "expected",
+            "percent",
+            "band",
+            "developmental_age",
+        ],  # fmt: skip
+        "properties": {
+            "domain": DOMAIN,
+            "label": {"type": "string"},
+            "score": COUNT,
+            "expected": {**COUNT, "description": "Typical for the child's age band."},
+            "percent": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": 100,
+                "description": "Score as a percent of typical, at most 100, to 2 places.",
+            },
+            "band": {"enum": ["red", "yellow", "green"]},
+            "developmental_age": {
+                "anyOf": [ref("AgeBand"), {"type": "null"}],
+                "description": "The oldest age band (up to the child's own) whose typical "
+                "scores the child reaches; null: below the earliest band.",
+            },
+        },
+    },
+    "Assessment": {
+        "type": "object",
+        "required": [
+            "id",
+            "assessed_on",
+            "age_months",
+            "framework",
+            "age_band",
+            "domains",
+            "items",
+        ],  # fmt: skip
+        "properties": {
+            "id": ID,
+            "assessed_on": DATE,
+            "age_months": {**COUNT, "description": "The child's age on the day, in months."},
+            "framework": {
+                "type": "object",
+                "required": ["key", "version"],
+                "properties": {
+                    "key": {"type": "string"},
+                    "version": {"type": "integer", "minimum": 1},
+                    "name": {"type": "string"},
+                },
+            },
+            "age_band": {
+                "allOf": [ref("AgeBand")],
+                "description": "The age band the child is compared with.",
+            },
+            "domains": {
+                "type": "array",
+                "description": "Bottom-up.",
+                "items": ref("AssessmentDomain"),
+            },
+            "items": {
+                "type": "array",
+                "description": "In the framework's order.",
+                "items": {
+                    "type": "object",
+                    "required": ["code", "domain", "score"],
+                    "properties": {
+                        "code": {"type": "string"},
+                        "domain": DOMAIN,
+                        "score": COUNT,
+                    },
+                },
+            },
         },
     },
 }

@@ -6,13 +6,17 @@ client never has to know the zone's rules to show one."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from routines.access import logging_side
 from routines.logs import LogResult, can_correct
+from routines.map_svg import domain_label
+from routines.metrics import DOMAINS, MapResult, at_least
 from routines.models import (
     SIDE_OF_ASSIGNEE,
+    Assessment,
     Child,
     LogCorrection,
     Occurrence,
@@ -20,6 +24,7 @@ from routines.models import (
     PlanVersion,
     RoutineLog,
 )
+from routines.rollups import Breakdown, Figures
 from tenants.models import ApiToken, Membership, Organisation, User
 
 
@@ -200,4 +205,94 @@ def correction(row: LogCorrection) -> dict[str, Any]:
         "corrected_by_id": row.corrected_by_id,
         "before": row.before,
         "after": row.after,
+    }
+
+
+# --- adherence and assessments --------------------------------------------------------------
+
+OUTCOMES = ("done", "partly", "skipped", "missed", "excused", "pending")
+
+
+def ratio(value: Fraction | None) -> float | None:
+    """An exact adherence as a number from 0 to 1, rounded to 4 places (null: nothing
+    counted)."""
+    return None if value is None else float(round(value, 4))
+
+
+def _domain_order(domain: str) -> tuple[int, str]:
+    return (DOMAINS.index(domain) if domain in DOMAINS else len(DOMAINS), domain)
+
+
+def figures(found: Figures) -> dict[str, Any]:
+    return {
+        "adherence": ratio(found.adherence),
+        "counts": {outcome: getattr(found, outcome) for outcome in OUTCOMES},
+        "dose_minutes": found.dose_minutes,
+        "planned_minutes": found.planned_minutes,
+    }
+
+
+def adherence(
+    kid: Child, result: Breakdown, names: dict[int, str], threshold: float
+) -> dict[str, Any]:
+    """A child's adherence and dose between two dates, overall, per activity, per domain and
+    per domain and week."""
+    overall = result.overall
+    activities = sorted(
+        result.by_activity.items(), key=lambda pair: (names.get(pair[0], "").lower(), pair[0])
+    )
+    weeks = sorted(
+        result.by_domain_week.items(), key=lambda pair: (pair[0][1], _domain_order(pair[0][0]))
+    )
+    return {
+        "child_id": kid.id,
+        "from": day(result.date_from),
+        "to": day(result.date_to),
+        **figures(overall),
+        "threshold": threshold,
+        "adherent": None if overall.adherence is None else at_least(overall.adherence, threshold),
+        "by_activity": [
+            {"activity_id": activity_id, "name": names.get(activity_id, ""), **figures(found)}
+            for activity_id, found in activities
+        ],
+        "by_domain": [
+            {"domain": domain, "label": domain_label(domain), **figures(result.by_domain[domain])}
+            for domain in sorted(result.by_domain, key=_domain_order)
+        ],
+        "dose_per_week": [
+            {"week_start": day(monday), "domain": domain, "minutes": found.dose_minutes}
+            for (domain, monday), found in weeks
+        ],
+    }
+
+
+def assessment(row: Assessment, result: MapResult) -> dict[str, Any]:
+    """A complete assessment with its map: per domain, bottom-up, and every item's score."""
+    framework = row.framework
+    scores = {r.item_id: r.score for r in row.ratings}
+    return {
+        "id": row.id,
+        "assessed_on": day(row.assessed_on),
+        "age_months": row.age_months,
+        "framework": {"key": framework.key, "version": framework.version, "name": framework.name},
+        "age_band": {"code": result.age_band.code, "label": result.age_band.label},
+        "domains": [
+            {
+                "domain": d.domain,
+                "label": domain_label(d.domain),
+                "score": d.score,
+                "expected": d.expected,
+                "percent": round(d.percent, 2),
+                "band": d.band,
+                "developmental_age": None
+                if d.developmental_band is None
+                else {"code": d.developmental_band.code, "label": d.developmental_band.label},
+            }
+            for d in result.domains
+        ],
+        "items": [
+            {"code": item.code, "domain": item.domain, "score": scores[item.id]}
+            for item in framework.items  # in the framework's order
+            if item.id in scores
+        ],
     }

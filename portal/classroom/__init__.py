@@ -18,7 +18,7 @@ from portal.extensions import client_address, db
 from portal.forms import ButtonForm
 from portal.helpers import require_button_form, saved
 from routines import classroom as ops
-from routines import logs, places
+from routines import logs, places, summaries
 from routines.models import ANCHORS, SKIP_REASONS, Classroom, Occurrence
 from tenants.db import utcnow
 from tenants.isolation import get_scoped
@@ -68,13 +68,17 @@ def day(classroom_id: int):  # type: ignore[no-untyped-def]
     classroom = _classroom(classroom_id)
     shown = _day_arg(classroom, request.args.get("date"))
     class_day = ops.class_day(db.session, classroom, g.membership, shown)
+    today = _today(classroom)
+    # The class's week so far, for the children this member sees (one read of the rollups).
+    week = summaries.class_week(db.session, classroom.id, class_day.children, today)
     ops.record_class_view(db.session, class_day, actor=current_user.user, ip=client_address())
     db.session.commit()
     return render_template(
         "classroom/day.html",
         classroom=classroom,
         class_day=class_day,
-        today=_today(classroom),
+        week=week,
+        today=today,
         previous=shown - timedelta(days=1),
         following=shown + timedelta(days=1),
         form=ButtonForm(),

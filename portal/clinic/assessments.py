@@ -23,6 +23,7 @@ from portal.extensions import client_address, db
 from portal.helpers import clinical_child, field_error, saved
 from routines import assessments as ops
 from routines import children as children_ops
+from routines import reassessment
 from routines.map_svg import brain_map_svg, domain_label, format_percent, typical_map_svg
 from routines.models import Assessment, Child
 from tenants.errors import ValidationError
@@ -88,6 +89,23 @@ def start(child_id: int):  # type: ignore[no-untyped-def]
     return _render_list(child, form, 400)
 
 
+def _since_previous(child: Child, assessment: Assessment) -> dict[str, object]:
+    """For the rating page and the map: beside each domain, the change since the previous
+    complete assessment and the adherence and dose in that domain since then (nothing
+    when there is no previous complete assessment)."""
+    summary = reassessment.reassess(
+        db.session, assessment, g.org, today=reassessment.child_today(child, g.org)
+    )
+    return {
+        "summary": summary,
+        "since": {d.change.domain: d for d in summary.domains} if summary else {},
+        "long_date": reassessment.long_date,
+        "adherence_words": reassessment.adherence_words,
+        "minutes_words": reassessment.minutes_words,
+        "pct": format_percent,
+    }
+
+
 def _render_rating(child: Child, assessment: Assessment, form, status: int = 200):  # type: ignore[no-untyped-def]
     return render_template(
         "assessments/rate.html",
@@ -98,6 +116,7 @@ def _render_rating(child: Child, assessment: Assessment, form, status: int = 200
         field_name=score_field_name,
         domain_label=domain_label,
         scores=ops.scores_of(assessment),
+        **_since_previous(child, assessment),
     ), status
 
 
@@ -204,5 +223,5 @@ def brain_map(child_id: int, assessment_id: int):  # type: ignore[no-untyped-def
         child_svg=child_svg,
         typical_svg=typical_svg,
         domain_label=domain_label,
-        pct=format_percent,
+        **_since_previous(child, assessment),
     )

@@ -9,6 +9,8 @@ leaves an audit row.
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -19,12 +21,13 @@ from portal.forms import ButtonForm
 from portal.helpers import clinical_child, require_button_form, saved
 from routines import assessments as assessments_ops
 from routines import children as children_ops
-from routines import library
+from routines import library, summaries
 from routines import plan_words as words
 from routines import plans as ops
 from routines.access import can_change_clinical_record
 from routines.map_svg import domain_label
 from routines.models import ASSIGNEES, Child, PlanItem, PlanVersion
+from tenants.db import utcnow
 from tenants.errors import ValidationError
 
 bp = Blueprint("plans", __name__, url_prefix="/o/<org_slug>/children/<id:child_id>/plan")
@@ -67,7 +70,9 @@ def _add_form(child: Child, form: AddItemForm | None = None) -> AddItemForm:
     return form
 
 
-def _version_rows(versions: list[PlanVersion], today) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+def _in_effect(versions: list[PlanVersion], today) -> PlanVersion | None:  # type: ignore[no-untyped-def]
+    """ops.version_in_effect, from versions already read: the latest effective date on or
+    before today (the higher number on the same date)."""
     in_effect = None
     for v in versions:
         if v.effective_from is not None and v.effective_from <= today:
@@ -76,6 +81,11 @@ def _version_rows(versions: list[PlanVersion], today) -> list[dict[str, object]]
                 in_effect.number,
             ):
                 in_effect = v
+    return in_effect
+
+
+def _version_rows(versions: list[PlanVersion], today) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    in_effect = _in_effect(versions, today)
     rows = []
     for v in reversed(versions):
         until = ops.superseded_on(v, versions)
@@ -105,13 +115,27 @@ def _render_editor(  # type: ignore[no-untyped-def]
         publish_form.effective_from.data = today
         publish_form.share_map.data = draft.share_map if draft is not None else False
     assessment = assessments_ops.latest_completed(db.session, child)
+    # Beside each activity the draft copied from the current (latest published) version: its
+    # adherence since that version took effect. The version in effect comes from the versions
+    # already read, so the rollups' read is the page's only extra query.
+    adherence = None
+    if draft is not None:
+        zone = ZoneInfo(children_ops.child_time_zone(child, g.org.time_zone))
+        adherence = summaries.draft_adherence(
+            db.session,
+            child,
+            versions[-1] if versions else None,
+            utcnow().astimezone(zone).date(),
+            g.org.adherence_threshold,
+        )
     return render_template(
         "plans/editor.html",
         child=child,
         today=today,
         draft=draft,
+        adherence=adherence,
         warnings=ops.warnings_for(db.session, draft, child, g.org) if draft is not None else [],
-        in_effect=ops.version_in_effect(db.session, child, today),
+        in_effect=_in_effect(versions, today),
         versions=_version_rows(versions, today),
         assessment=assessment,
         add_form=_add_form(child, add_form),

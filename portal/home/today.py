@@ -24,7 +24,7 @@ from portal.extensions import client_address, db, limiter
 from portal.home import bp
 from portal.home.days import carer_children, home_days, local_today
 from routines import children as children_ops
-from routines import logs
+from routines import logs, summaries
 from routines.access import logging_side
 from routines.models import AROUSAL_STATES, AWAY_KINDS, SKIP_REASONS
 from tenants import api_tokens, audit
@@ -96,16 +96,19 @@ def _render_today(day: date | None, *, failed: dict[int, dict[str, Any]] | None 
         return render_template("home/not_carer.html")
     now = utcnow()
     kids = carer_children(db.session, g.membership)
-    firsts = {
-        kid.id: day or local_today(children_ops.child_time_zone(kid, g.org.time_zone), now)
-        for kid in kids
+    todays = {
+        kid.id: local_today(children_ops.child_time_zone(kid, g.org.time_zone), now) for kid in kids
     }
+    firsts = {kid.id: day or todays[kid.id] for kid in kids}
+    # Read before _read_days commits, inside the page's one transaction.
+    weeks = summaries.child_weeks(db.session, kids, todays)
     shown = _read_days(
         kids, firsts, 1, now, "routines.today_viewed", day=day.isoformat() if day else None
     )
     return render_template(
         "home/today.html",
         shown=shown,
+        weeks=weeks,
         requested=day,
         failed=failed or {},
         **_choices(),

@@ -8,8 +8,8 @@
 // {title, body, url}) and opens the page a reminder links to when it is tapped.
 "use strict";
 
-var CACHE = "cadence-today-v1";
-var STATIC = ["/static/cadence.css", "/static/home.css", "/static/today.js", "/static/favicon.svg"];
+var CACHE = "cadence-today-v2";
+var STATIC = ["/static/cadence.css", "/static/home.css", "/static/summaries.css", "/static/today.js", "/static/favicon.svg"];
 var SCOPE = new URL(self.registration.scope);
 var TODAY = SCOPE.pathname + "today";
 var SLOW_MS = 6000;

@@ -17,6 +17,7 @@ from routines.models.reminder import (
     NotificationPreference,
     PushSubscription,
 )
+from routines.models.rollup import AdherenceRollup
 from routines.models.routine import (
     AROUSAL_STATES,
     AWAY_KINDS,
@@ -32,6 +33,7 @@ from routines.models.routine import (
 )
 
 __all__ = [
+    "AdherenceRollup",
     "CHANNELS",
     "DELIVERY_KINDS",
     "LEAD_MINUTES",

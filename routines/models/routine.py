@@ -72,6 +72,8 @@ class Occurrence(TenantScoped, Base):
         Index("ix_occurrences_tenant_due", "tenant_id", "due_at"),
         Index("ix_occurrences_child_date", "child_id", "local_date"),
         Index("ix_occurrences_unplanned", "status", "reminders_planned_at", "due_at"),
+        # Which days changed since the adherence rollups were last built.
+        Index("ix_occurrences_tenant_updated", "tenant_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Float, Integer, String
+from sqlalchemy import Date, Float, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tenants.db import Base, UTCDateTime, utcnow
@@ -33,6 +33,12 @@ class Organisation(Base):
     reassessment_interval_days: Mapped[int] = mapped_column(
         Integer, default=90, server_default="90"
     )
+    # Adherence rollups (routines.rollups): local dates up to `rollups_through` are rolled
+    # up, as occurrences stood at `rollups_as_of`; dashboards read anything changed since live.
+    rollups_through: Mapped[date | None] = mapped_column(Date)
+    rollups_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Keys the stable pseudonyms of the de-identified research export (routines.research_export).
+    research_salt: Mapped[str | None] = mapped_column(String(64))
 
     def __repr__(self) -> str:
         return f"<Organisation {self.slug}>"
