@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 from portal.extensions import client_address, db
 from portal.tenancy import require_role
 from routines import caseload as caseload_ops
+from routines.child_dashboard import whole_percent
 from tenants import audit
 from tenants.db import utcnow
 from tenants.errors import ValidationError
@@ -28,8 +29,10 @@ def _members_only() -> None:
 
 
 def percent(ratio: Fraction | None) -> str:
-    """Rounded down, so 79.6% never reads as the 80% it falls short of."""
-    return "—" if ratio is None else f"{math.floor(ratio * 100)}%"
+    """As the child's dashboard shows it (routines.child_dashboard.whole_percent): rounded,
+    but never across the threshold, so 79.6% never reads as the 80% it falls short of."""
+    shown = whole_percent(ratio, g.org.adherence_threshold)
+    return "—" if shown is None else f"{shown}%"
 
 
 def points(change: Fraction) -> str:
