@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -16,9 +17,10 @@ from sqlalchemy.orm import Session
 from routines.access import TEAM_ROLES_FOR, can_view_child
 from routines.models import CarerRelationship, CareTeamMember, Child, Classroom, Household, TeamRole
 from tenants import audit
+from tenants.db import utcnow
 from tenants.errors import NotFound, ValidationError
 from tenants.isolation import get_scoped
-from tenants.models import Membership, User
+from tenants.models import Membership, Organisation, User
 from tenants.roles import Role
 from tenants.validation import check_name, check_time_zone
 
@@ -169,6 +171,12 @@ def child_time_zone(child: Child, default: str) -> str:
     if child.household is not None:
         return child.household.time_zone
     return default
+
+
+def child_today(child: Child, org: Organisation, now: datetime | None = None) -> date:
+    """The child's local date (its household's time zone, else the organisation's)."""
+    zone = ZoneInfo(child_time_zone(child, org.time_zone))
+    return (now or utcnow()).astimezone(zone).date()
 
 
 def add_team_member(

@@ -168,6 +168,17 @@ def version_in_effect(db: Session, child: Child, on: date) -> PlanVersion | None
     )
 
 
+def in_effect_among(versions: list[PlanVersion], on: date) -> PlanVersion | None:
+    """version_in_effect, from versions already read: the published version with the latest
+    effective date on or before `on` (the higher number on the same date)."""
+    effective = [
+        v
+        for v in versions
+        if v.status == PUBLISHED and v.effective_from is not None and v.effective_from <= on
+    ]
+    return max(effective, key=lambda v: (v.effective_from, v.number or 0), default=None)
+
+
 def superseded_on(version: PlanVersion, versions: list[PlanVersion]) -> date | None:
     """The date a later version takes over from this one, if any."""
     later = [

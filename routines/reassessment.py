@@ -14,32 +14,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from fractions import Fraction
 from math import floor
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from routines import rollups
 from routines.assessments import COMPLETE, map_for, previous_complete, scores_of
-from routines.children import child_time_zone
 from routines.map_svg import domain_label
 from routines.metrics import DOMAINS, MapResult, at_least
 from routines.models import Activity, Assessment, Child, Framework
-from tenants.db import utcnow
 from tenants.errors import NotFound, ValidationError
 from tenants.isolation import get_scoped
 from tenants.models import Organisation
 
 REVIEW_LIMIT = 10  # activities listed for review on the one-page report
-
-
-def child_today(child: Child, org: Organisation, now: datetime | None = None) -> date:
-    """The child's local date (its household's time zone, else the organisation's)."""
-    zone = ZoneInfo(child_time_zone(child, org.time_zone))
-    return (now or utcnow()).astimezone(zone).date()
 
 
 def long_date(day: date) -> str:

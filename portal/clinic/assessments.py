@@ -94,7 +94,7 @@ def _since_previous(child: Child, assessment: Assessment) -> dict[str, object]:
     complete assessment and the adherence and dose in that domain since then (nothing
     when there is no previous complete assessment)."""
     summary = reassessment.reassess(
-        db.session, assessment, g.org, today=reassessment.child_today(child, g.org)
+        db.session, assessment, g.org, today=children_ops.child_today(child, g.org)
     )
     return {
         "summary": summary,

@@ -9,8 +9,6 @@ leaves an audit row.
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -27,7 +25,6 @@ from routines import plans as ops
 from routines.access import can_change_clinical_record
 from routines.map_svg import domain_label
 from routines.models import ASSIGNEES, Child, PlanItem, PlanVersion
-from tenants.db import utcnow
 from tenants.errors import ValidationError
 
 bp = Blueprint("plans", __name__, url_prefix="/o/<org_slug>/children/<id:child_id>/plan")
@@ -70,22 +67,8 @@ def _add_form(child: Child, form: AddItemForm | None = None) -> AddItemForm:
     return form
 
 
-def _in_effect(versions: list[PlanVersion], today) -> PlanVersion | None:  # type: ignore[no-untyped-def]
-    """ops.version_in_effect, from versions already read: the latest effective date on or
-    before today (the higher number on the same date)."""
-    in_effect = None
-    for v in versions:
-        if v.effective_from is not None and v.effective_from <= today:
-            if in_effect is None or (v.effective_from, v.number) >= (
-                in_effect.effective_from,
-                in_effect.number,
-            ):
-                in_effect = v
-    return in_effect
-
-
 def _version_rows(versions: list[PlanVersion], today) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
-    in_effect = _in_effect(versions, today)
+    in_effect = ops.in_effect_among(versions, today)
     rows = []
     for v in reversed(versions):
         until = ops.superseded_on(v, versions)
@@ -120,12 +103,11 @@ def _render_editor(  # type: ignore[no-untyped-def]
     # already read, so the rollups' read is the page's only extra query.
     adherence = None
     if draft is not None:
-        zone = ZoneInfo(children_ops.child_time_zone(child, g.org.time_zone))
         adherence = summaries.draft_adherence(
             db.session,
             child,
             versions[-1] if versions else None,
-            utcnow().astimezone(zone).date(),
+            children_ops.child_today(child, g.org),
             g.org.adherence_threshold,
         )
     return render_template(
@@ -135,7 +117,7 @@ def _render_editor(  # type: ignore[no-untyped-def]
         draft=draft,
         adherence=adherence,
         warnings=ops.warnings_for(db.session, draft, child, g.org) if draft is not None else [],
-        in_effect=_in_effect(versions, today),
+        in_effect=ops.in_effect_among(versions, today),
         versions=_version_rows(versions, today),
         assessment=assessment,
         add_form=_add_form(child, add_form),

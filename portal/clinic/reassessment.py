@@ -27,6 +27,7 @@ from portal.extensions import client_address, db
 from portal.helpers import clinical_child, external_url
 from routines import assessments as assessment_ops
 from routines import reassessment as ops
+from routines.children import child_today
 from routines.map_svg import brain_map_svg, domain_label, format_percent
 from routines.models import Assessment, Child
 from tenants.errors import ValidationError
@@ -87,7 +88,7 @@ def _words() -> dict[str, Any]:
 def _report_context(child: Child, assessment: Assessment, pdf: bool = False) -> dict[str, Any]:
     if assessment.status != assessment_ops.COMPLETE:
         raise ValidationError("Complete the assessment to see its reassessment report.")
-    summary = ops.reassess(db.session, assessment, g.org, today=ops.child_today(child, g.org))
+    summary = ops.reassess(db.session, assessment, g.org, today=child_today(child, g.org))
     context: dict[str, Any] = {
         "child": child,
         "assessment": assessment,

@@ -4,7 +4,6 @@ child's states, home and school, and the notes, each chart with a table alternat
 from __future__ import annotations
 
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, g, render_template, request
 from flask_login import current_user, login_required
@@ -12,11 +11,10 @@ from markupsafe import Markup
 
 from portal.extensions import client_address, db
 from portal.helpers import clinical_child
-from routines import charts_svg, children
+from routines import charts_svg
 from routines import child_dashboard as dash
+from routines.children import child_today
 from routines.map_svg import domain_label
-from routines.models import Child
-from tenants.db import utcnow
 from tenants.errors import ValidationError
 
 bp = Blueprint("child_dashboard", __name__, url_prefix="/o/<org_slug>/children/<id:child_id>")
@@ -91,15 +89,10 @@ def _charts(data: dash.Dashboard, name: str) -> dict[str, Markup]:
     return {key: Markup(svg) for key, svg in charts.items()}  # noqa: S704 - escaped by charts_svg
 
 
-def _today(child: Child) -> date:
-    zone = children.child_time_zone(child, g.org.time_zone)
-    return utcnow().astimezone(ZoneInfo(zone)).date()
-
-
 @bp.get("/adherence")
 def child_adherence(child_id: int):  # type: ignore[no-untyped-def]
     record = clinical_child(child_id, REFUSAL)
-    today = _today(record)
+    today = child_today(record, g.org)
     first = dash.first_effective(db.session, record)
     raw_from, raw_to = request.args.get("from", ""), request.args.get("to", "")
     page = {
