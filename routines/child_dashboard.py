@@ -36,6 +36,7 @@ from routines.rollups import (
     breakdown_of,
     daily_rows,
     parse_range,
+    streak,
     sum_by,
 )
 from tenants import audit
@@ -173,19 +174,6 @@ class Dashboard:
     def calmer_share(self) -> Fraction | None:
         overall = self.breakdown.overall
         return Fraction(overall.calmer, overall.state_pairs) if overall.state_pairs else None
-
-
-def streak(by_day: Mapping[date, Figures], through: date) -> int:
-    """routines.metrics.streak on daily figures: days in a row, back from `through`, on
-    which every counted routine was at least partly done; days with nothing counted neither
-    break nor extend it."""
-    kept = 0
-    for day in sorted((d for d, f in by_day.items() if f.counted and d <= through), reverse=True):
-        figures = by_day[day]
-        if figures.skipped or figures.missed:
-            break
-        kept += 1
-    return kept
 
 
 def weekly_targets(items: Iterable[PlanItem], today: date) -> dict[str, int]:

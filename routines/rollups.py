@@ -13,7 +13,7 @@ long the window and however many children.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Collection, Hashable, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from fractions import Fraction
@@ -36,7 +36,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from routines.metrics import Tally, tally_counts, week_of
+from routines.metrics import Outcome, Tally, tally_counts, week_of
+from routines.metrics import streak as metrics_streak
 from routines.models import AdherenceRollup, Occurrence, PlanItem, RoutineLog
 from tenants.context import current_tenant_id
 from tenants.errors import ValidationError
@@ -327,6 +328,19 @@ def sum_by(rows: Iterable[DayRow], key: Callable[[DayRow], Hashable]) -> dict[Ha
     for row in rows:
         found[key(row)] += row.figures
     return dict(found)
+
+
+def streak(by_day: Mapping[date, Figures], through: date) -> int:
+    """routines.metrics.streak over daily figures: days in a row, back from `through`, on
+    which every counted routine was at least partly done; days with nothing counted neither
+    break nor extend it. (One outcome per status present is all the rule needs.)"""
+    outcomes = [
+        Outcome(day, status)
+        for day, figures in by_day.items()
+        for status in COUNTED
+        if getattr(figures, status)
+    ]
+    return metrics_streak(outcomes, through)
 
 
 def total(rows: Iterable[DayRow]) -> Figures:

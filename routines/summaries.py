@@ -25,9 +25,10 @@ from math import floor
 from sqlalchemy.orm import Session
 
 from routines import rollups
-from routines.metrics import CREDIT, Outcome, at_least, streak, week_of
+from routines.metrics import at_least, week_of
 from routines.models import Child, PlanVersion
 from routines.rollups import DayRow, Figures
+from routines.rollups import streak as streak_of
 
 # How far back a streak is looked for (the week so far is always read). A streak longer
 # than this shows as the part of it inside the window: still true, never more than was done.
@@ -57,16 +58,6 @@ def routines_done(figures: Figures) -> int:
 
 def _plural(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
-
-
-def streak_of(by_day: Mapping[date, Figures], through: date) -> int:
-    """routines.metrics.streak over daily figures: days in a row, back from `through`, on
-    which every counted routine was at least partly done."""
-    outcomes: list[Outcome] = []
-    for day, figures in by_day.items():
-        for status in CREDIT:
-            outcomes.extend([Outcome(day, status)] * getattr(figures, status))
-    return streak(outcomes, through)
 
 
 # --- carers ---------------------------------------------------------------------------------
