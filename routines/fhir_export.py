@@ -30,12 +30,12 @@ from routines.models import (
     SKIP_REASONS,
     Child,
     Occurrence,
-    Plan,
     PlanItem,
     PlanVersion,
     RoutineLog,
 )
 from routines.plan_words import describe_frequency
+from routines.plans import in_effect_among, published_versions
 from routines.recurrence import slots_for
 from tenants.models import Organisation
 
@@ -265,17 +265,6 @@ def _observation(
     return resource
 
 
-def _published(db: Session, child: Child) -> list[PlanVersion]:
-    return list(
-        db.scalars(
-            select(PlanVersion)
-            .join(Plan, PlanVersion.plan_id == Plan.id)
-            .where(Plan.child_id == child.id, PlanVersion.status == "published")
-            .order_by(PlanVersion.effective_from, PlanVersion.number)
-        )
-    )
-
-
 def child_bundle(
     db: Session, child: Child, *, org: Organisation, now: datetime, system_base: str
 ) -> dict[str, Any]:
@@ -285,12 +274,10 @@ def child_bundle(
     patient_id = _urn(org.id, "child", child.id)
     entries: list[dict[str, Any]] = [_patient(child, patient_id)]
 
-    versions = _published(db, child)
-    in_effect = [v for v in versions if v.effective_from is not None and v.effective_from <= today]
+    versions = published_versions(db, child)
+    version = in_effect_among(versions, today)
     plan_id, planned_item_ids = None, set()
-    if in_effect:
-        # Of two versions from the same date the higher number wins (plans.version_in_effect).
-        version = max(in_effect, key=lambda v: (v.effective_from, v.number or 0))
+    if version is not None:
         later = [
             v.effective_from
             for v in versions
