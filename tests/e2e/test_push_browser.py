@@ -188,6 +188,19 @@ _NOTIFICATIONS = """async () => {
 }"""
 
 
+_ACTIVE_STATE = """async () => {
+  const registration = await navigator.serviceWorker.ready;
+  return registration.active ? registration.active.state : null;
+}"""
+
+
+def _wait_until_activated(page) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + 10
+    while page.evaluate(_ACTIVE_STATE) != "activated":
+        assert time.monotonic() < deadline, "the service worker never activated"
+        page.wait_for_timeout(100)
+
+
 def _wait_for_notifications(page, count: int) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
     # (wait_for_function takes a Promise for a truthy answer, so poll from here.)
     deadline = time.monotonic() + 10
@@ -292,7 +305,12 @@ def test_a_carer_turns_push_on_and_the_browser_shows_a_pushed_reminder(  # type:
             ),
         )
         cdp.send("ServiceWorker.enable")
-        page.wait_for_timeout(200)
+        # Pushes handed to a worker that is still installing can be dropped on the DevTools
+        # path: deliver only once the page's worker is activated and its registration known.
+        _wait_until_activated(page)
+        deadline = time.monotonic() + 10
+        while not registrations and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
         assert registrations, "no service worker registration reported"
         reminder = Message(
             delivery_id=1,
